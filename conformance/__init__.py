@@ -1,0 +1,1 @@
+"""The conformance kit: vectors, runner and onboarding report."""

@@ -1,0 +1,1 @@
+"""The citycredit gateway: gRPC and REST over one core."""

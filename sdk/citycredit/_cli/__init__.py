@@ -1,0 +1,1 @@
+"""The citycredit command line."""

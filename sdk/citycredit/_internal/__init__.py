@@ -1,0 +1,1 @@
+"""Private implementation of the citycredit core. Import from `citycredit` instead."""

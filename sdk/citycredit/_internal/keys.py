@@ -1,0 +1,280 @@
+"""Signing and verifying keys behind one small abstraction.
+
+The algorithm is a property of a key (recorded beside it in the trust bundle),
+never of a code. Each algorithm is a `_Backend`; SM2 joins through Tongsuo
+without callers changing.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Callable
+from typing import Any, cast
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+
+from citycredit._gen.citycredit.v1 import bundle_pb2
+from citycredit.errors import InvalidArgumentError
+
+__all__ = ["Algorithm", "SigningKey", "VerifyingKey", "kid_for_spki"]
+
+
+class Algorithm(enum.Enum):
+    """Signature algorithms; the value is the `KeyAlgorithm` proto number."""
+
+    ED25519 = 1
+    P256 = 2
+    SM2 = 3
+
+    @property
+    def slug(self) -> str:
+        return _SLUGS[self]
+
+    @property
+    def proto(self) -> bundle_pb2.KeyAlgorithm:
+        return cast(bundle_pb2.KeyAlgorithm, self.value)
+
+    @classmethod
+    def from_slug(cls, slug: str) -> Algorithm:
+        for alg, name in _SLUGS.items():
+            if name == slug.lower():
+                return alg
+        raise InvalidArgumentError(f"unknown algorithm {slug!r}; use one of {', '.join(_SLUGS.values())}")
+
+
+_SLUGS = {Algorithm.ED25519: "ed25519", Algorithm.P256: "p256", Algorithm.SM2: "sm2"}
+
+
+def kid_for_spki(spki: bytes) -> bytes:
+    """The 8-byte key id: SHA-256 over the SubjectPublicKeyInfo DER, truncated."""
+    return hashlib.sha256(spki).digest()[:8]
+
+
+def _raw_to_der(signature: bytes) -> bytes:
+    return encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+
+
+def _der_to_raw(signature: bytes) -> bytes:
+    r, s = decode_dss_signature(signature)
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+class _Backend:
+    """How one algorithm generates, loads, signs and verifies."""
+
+    def generate(self) -> Any:
+        raise NotImplementedError
+
+    def load_private_pem(self, pem: bytes) -> Any:
+        raise NotImplementedError
+
+    def private_pem(self, key: Any) -> bytes:
+        raise NotImplementedError
+
+    def public_spki(self, key: Any) -> bytes:
+        raise NotImplementedError
+
+    def sign(self, key: Any, data: bytes) -> bytes:
+        raise NotImplementedError
+
+    def verifier(self, spki: bytes) -> Callable[[bytes, bytes], bool]:
+        """Returns `verify(signature, data) -> bool` for a public key."""
+        raise NotImplementedError
+
+
+class _PycaBackend(_Backend):
+    """Serialization shared by the algorithms `cryptography` implements."""
+
+    def private_pem(self, key: Any) -> bytes:
+        return bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+
+    def public_spki(self, key: Any) -> bytes:
+        return bytes(key.public_key().public_bytes(serialization.Encoding.DER,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+class _Ed25519(_PycaBackend):
+    def generate(self) -> Any:
+        return ed25519.Ed25519PrivateKey.generate()
+
+    def load_private_pem(self, pem: bytes) -> Any:
+        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(key, ed25519.Ed25519PrivateKey):
+            raise InvalidArgumentError("the PEM file is not an Ed25519 private key")
+        return key
+
+    def sign(self, key: Any, data: bytes) -> bytes:
+        return bytes(key.sign(data))
+
+    def verifier(self, spki: bytes) -> Callable[[bytes, bytes], bool]:
+        public = serialization.load_der_public_key(spki)
+        if not isinstance(public, ed25519.Ed25519PublicKey):
+            raise InvalidArgumentError("the SPKI is not an Ed25519 public key")
+        verify = public.verify
+
+        def check(signature: bytes, data: bytes) -> bool:
+            try:
+                verify(signature, data)
+            except InvalidSignature:
+                return False
+            return True
+
+        return check
+
+
+class _P256(_PycaBackend):
+    _ecdsa = ec.ECDSA(hashes.SHA256())
+
+    def generate(self) -> Any:
+        return ec.generate_private_key(ec.SECP256R1())
+
+    def load_private_pem(self, pem: bytes) -> Any:
+        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+            raise InvalidArgumentError("the PEM file is not a P-256 private key")
+        return key
+
+    def sign(self, key: Any, data: bytes) -> bytes:
+        return _der_to_raw(key.sign(data, self._ecdsa))
+
+    def verifier(self, spki: bytes) -> Callable[[bytes, bytes], bool]:
+        public = serialization.load_der_public_key(spki)
+        if not isinstance(public, ec.EllipticCurvePublicKey) or public.curve.name != "secp256r1":
+            raise InvalidArgumentError("the SPKI is not a P-256 public key")
+        verify, ecdsa = public.verify, self._ecdsa
+
+        def check(signature: bytes, data: bytes) -> bool:
+            if len(signature) != 64:
+                return False
+            try:
+                verify(_raw_to_der(signature), data, ecdsa)
+            except InvalidSignature:
+                return False
+            return True
+
+        return check
+
+
+class _SM2(_Backend):
+    """SM2 with SM3 and the default user id, through Tongsuo (the `sm2` extra)."""
+
+    @staticmethod
+    def _lib() -> Any:
+        try:
+            from tongsuopy.crypto import hashes as sm_hashes
+            from tongsuopy.crypto import serialization as sm_ser
+            from tongsuopy.crypto.asymciphers import ec as sm_ec
+        except ImportError as exc:  # pragma: no cover - depends on the installed extras
+            raise InvalidArgumentError("SM2 needs the sm2 extra: pip install 'citycredit[sm2]'") from exc
+        return sm_ec, sm_hashes, sm_ser
+
+    def generate(self) -> Any:
+        sm_ec, _, _ = self._lib()
+        return sm_ec.generate_private_key(sm_ec.SM2())
+
+    def load_private_pem(self, pem: bytes) -> Any:
+        sm_ec, _, sm_ser = self._lib()
+        key = sm_ser.load_pem_private_key(pem, password=None)
+        if not isinstance(key, sm_ec.EllipticCurvePrivateKey) or key.curve.name.lower() != "sm2":
+            raise InvalidArgumentError("the PEM file is not an SM2 private key")
+        return key
+
+    def private_pem(self, key: Any) -> bytes:
+        _, _, sm_ser = self._lib()
+        return bytes(key.private_bytes(sm_ser.Encoding.PEM, sm_ser.PrivateFormat.PKCS8, sm_ser.NoEncryption()))
+
+    def public_spki(self, key: Any) -> bytes:
+        _, _, sm_ser = self._lib()
+        return bytes(key.public_key().public_bytes(sm_ser.Encoding.DER, sm_ser.PublicFormat.SubjectPublicKeyInfo))
+
+    def sign(self, key: Any, data: bytes) -> bytes:
+        sm_ec, sm_hashes, _ = self._lib()
+        return _der_to_raw(key.sign(data, sm_ec.ECDSA(sm_hashes.SM3())))
+
+    def verifier(self, spki: bytes) -> Callable[[bytes, bytes], bool]:
+        sm_ec, sm_hashes, sm_ser = self._lib()
+        try:
+            public = sm_ser.load_der_public_key(spki)
+        except ValueError as exc:
+            raise InvalidArgumentError("the SPKI is not an SM2 public key") from exc
+        if not isinstance(public, sm_ec.EllipticCurvePublicKey) or public.curve.name.lower() != "sm2":
+            raise InvalidArgumentError("the SPKI is not an SM2 public key")
+        algorithm = sm_ec.ECDSA(sm_hashes.SM3())
+        from tongsuopy.exceptions import InvalidSignature as SmInvalidSignature
+
+        def check(signature: bytes, data: bytes) -> bool:
+            if len(signature) != 64:
+                return False
+            try:
+                public.verify(_raw_to_der(signature), data, algorithm)
+            except SmInvalidSignature:
+                return False
+            return True
+
+        return check
+
+
+_BACKENDS: dict[Algorithm, _Backend] = {Algorithm.ED25519: _Ed25519(), Algorithm.P256: _P256(),
+                                        Algorithm.SM2: _SM2()}
+
+
+class VerifyingKey:
+    """A public key with its algorithm and kid; `verify` never raises on a bad signature."""
+
+    __slots__ = ("algorithm", "kid", "spki", "verify")
+
+    def __init__(self, *, algorithm: Algorithm, spki: bytes) -> None:
+        self.algorithm = algorithm
+        self.spki = bytes(spki)
+        self.kid = kid_for_spki(self.spki)
+        try:
+            self.verify: Callable[[bytes, bytes], bool] = _BACKENDS[algorithm].verifier(self.spki)
+        except (ValueError, TypeError) as exc:
+            raise InvalidArgumentError(f"not a valid {algorithm.slug} public key: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"VerifyingKey({self.algorithm.slug}, kid={self.kid.hex()})"
+
+
+class SigningKey:
+    """A private key. Signatures are raw: 64 bytes for every algorithm."""
+
+    __slots__ = ("_key", "algorithm", "spki")
+
+    def __init__(self, *, algorithm: Algorithm, key: Any) -> None:
+        self.algorithm = algorithm
+        self._key = key
+        self.spki = _BACKENDS[algorithm].public_spki(key)
+
+    @classmethod
+    def generate(cls, algorithm: Algorithm = Algorithm.ED25519) -> SigningKey:
+        return cls(algorithm=algorithm, key=_BACKENDS[algorithm].generate())
+
+    @classmethod
+    def from_pem(cls, pem: bytes, algorithm: Algorithm) -> SigningKey:
+        try:
+            key = _BACKENDS[algorithm].load_private_pem(pem)
+        except ValueError as exc:
+            raise InvalidArgumentError(f"not a {algorithm.slug} private key: {exc}") from exc
+        return cls(algorithm=algorithm, key=key)
+
+    @property
+    def kid(self) -> bytes:
+        return kid_for_spki(self.spki)
+
+    def to_pem(self) -> bytes:
+        return _BACKENDS[self.algorithm].private_pem(self._key)
+
+    def sign(self, data: bytes) -> bytes:
+        return _BACKENDS[self.algorithm].sign(self._key, data)
+
+    def verifying_key(self) -> VerifyingKey:
+        return VerifyingKey(algorithm=self.algorithm, spki=self.spki)
+
+    def __repr__(self) -> str:
+        return f"SigningKey({self.algorithm.slug}, kid={self.kid.hex()})"

@@ -1,0 +1,90 @@
+"""Code verification: the pure core every surface wraps (no I/O, the clock is an argument)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from citycredit._internal.bundle import TrustSnapshot
+from citycredit._internal.codec import SIGNING_CONTEXT, decode_envelope, parse_claims
+from citycredit._internal.tiers import Tier
+from citycredit.errors import (
+    BundleStaleError,
+    CityMismatchError,
+    CodeExpiredError,
+    CodeNotYetValidError,
+    CodeRevokedError,
+    KeyNotValidError,
+    KeyUnknownError,
+    SignatureInvalidError,
+)
+
+__all__ = ["VerifiedCode", "verify_code"]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedCode:
+    """The claims of a code that passed every check."""
+
+    city: int
+    tier: Tier
+    band: str
+    issued_at_s: int
+    expires_at_s: int
+    code_id: bytes
+    holder: bytes
+    status_index: int
+    kid: bytes
+    policy_version: int
+
+    @property
+    def issued_at(self) -> datetime:
+        return datetime.fromtimestamp(self.issued_at_s, UTC)
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromtimestamp(self.expires_at_s, UTC)
+
+
+def verify_code(snapshot: TrustSnapshot, code: str | bytes, *, now_s: int, grace_s: int) -> VerifiedCode:
+    """Decode, authenticate and check a code at `now_s`; raises a CodeError or BundleStaleError."""
+    if now_s > snapshot.expires_at_s + grace_s:
+        raise BundleStaleError(
+            f"the trust bundle (version {snapshot.version}) expired and its offline grace is over; refresh it")
+    envelope = decode_envelope(code)
+    candidates = snapshot.keys_by_kid.get(envelope.kid)
+    if not candidates:
+        raise KeyUnknownError(f"no key with kid {envelope.kid.hex()} in trust bundle version {snapshot.version}")
+    signed = SIGNING_CONTEXT + envelope.payload
+    for city_key in candidates:  # kids may collide: try each
+        if city_key.key.verify(envelope.signature, signed):
+            break
+    else:
+        raise SignatureInvalidError(f"the signature does not verify under key {envelope.kid.hex()}")
+    claims = parse_claims(envelope.payload)
+    if claims.city != city_key.city:
+        raise CityMismatchError(f"key {envelope.kid.hex()} belongs to {city_key.city}, not {claims.city}")
+    if not city_key.valid_at_issue(claims.issued_at):
+        raise KeyNotValidError(f"key {envelope.kid.hex()} was not valid for codes issued at {claims.issued_at}")
+    if now_s < claims.issued_at:
+        raise CodeNotYetValidError(f"the code is valid from {claims.issued_at}, it is now {now_s}")
+    if now_s >= claims.expires_at:
+        raise CodeExpiredError(f"the code expired at {claims.expires_at}, it is now {now_s}")
+    bits = snapshot.status_bits(claims.city)
+    if bits is not None and bits.is_revoked(claims.status_index):
+        raise CodeRevokedError(f"status index {claims.status_index} of city {claims.city} is revoked")
+    cutoff = snapshot.holder_cutoffs(claims.city).get(claims.holder)
+    if cutoff is not None and claims.issued_at < cutoff:
+        raise CodeRevokedError("the holder's codes issued before a downgrade are revoked")
+    return VerifiedCode(
+        city=claims.city,
+        tier=Tier(claims.tier),
+        band=claims.band,
+        issued_at_s=claims.issued_at,
+        expires_at_s=claims.expires_at,
+        code_id=claims.code_id,
+        holder=claims.holder,
+        status_index=claims.status_index,
+        kid=envelope.kid,
+        policy_version=claims.policy_version,
+    )
