@@ -205,7 +205,7 @@ class _SM2(_Backend):
         if not isinstance(public, sm_ec.EllipticCurvePublicKey) or public.curve.name.lower() != "sm2":
             raise InvalidArgumentError("the SPKI is not an SM2 public key")
         algorithm = sm_ec.ECDSA(sm_hashes.SM3())
-        from tongsuopy.exceptions import InvalidSignature as SmInvalidSignature
+        from tongsuopy.crypto.exceptions import InvalidSignature as SmInvalidSignature
 
         def check(signature: bytes, data: bytes) -> bool:
             if len(signature) != 64:

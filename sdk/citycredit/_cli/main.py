@@ -1,0 +1,60 @@
+"""`citycredit` command line: one parser, one module per command group.
+
+Each command module has `register(subparsers)` that declares its arguments and
+sets `handler`; heavy imports happen inside handlers so that `verify` starts fast.
+Exit codes: 0 valid / eligible / done, 1 a negative verdict, 2 bad input or a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from citycredit._cli.output import Output
+from citycredit.errors import CityCreditError
+
+# Command modules, in the order `--help` lists them.
+COMMAND_MODULES = (
+    "citycredit._cli.demo",
+    "citycredit._cli.keys",
+    "citycredit._cli.codes",
+    "citycredit._cli.bundle",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Usage errors: one line and exit code 2, as for any bad input."""
+        self.print_usage(sys.stderr)
+        Output(stream=sys.stderr).error("CC_USAGE", message)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="citycredit", description="City credit codes: issue, verify, check, serve.")
+    parser.add_argument("--version", action="version", version="citycredit 0.1.0")
+    parser.add_argument("--no-color", action="store_true", help="plain output (also when NO_COLOR is set)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = Output(color=False if args.no_color else None)
+    try:
+        return int(args.handler(args, out))
+    except CityCreditError as exc:
+        out.error(exc.code, exc.message)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
