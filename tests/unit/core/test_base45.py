@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from citycredit._internal.base45 import ALPHABET, b45decode, b45encode
 from citycredit.errors import CodeBase45Error
@@ -43,7 +45,5 @@ def test_round_trip(data: bytes) -> None:
 
 @given(st.text(max_size=60))
 def test_decoding_any_text_raises_only_base45_errors(text: str) -> None:
-    try:
+    with contextlib.suppress(CodeBase45Error):
         b45decode(text)
-    except CodeBase45Error:
-        pass
