@@ -1,0 +1,1 @@
+"""Offer and agreement catalogues shipped as data (the demonstration alliance)."""

@@ -1,0 +1,1 @@
+"""Scheme data files, one per city."""
