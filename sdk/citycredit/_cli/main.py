@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "citycredit._cli.demo",
     "citycredit._cli.keys",
     "citycredit._cli.codes",
+    "citycredit._cli.offers",
     "citycredit._cli.bundle",
 )
 
@@ -36,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="citycredit", description="City credit codes: issue, verify, check, serve.")
     parser.add_argument("--version", action="version", version="citycredit 0.1.0")
     parser.add_argument("--no-color", action="store_true", help="plain output (also when NO_COLOR is set)")
+    parser.add_argument("--json", action="store_true",
+                        help="machine output for every command: `citycredit --json verify ...` (the conformance protocol)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     for name in COMMAND_MODULES:

@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import DecodeError
 
@@ -30,6 +30,9 @@ from citycredit.errors import (
     BundleThresholdError,
     CityCreditError,
 )
+
+if TYPE_CHECKING:
+    from citycredit._internal.eligibility import Catalogue
 
 __all__ = [
     "BUNDLE_CONTEXT",
@@ -152,6 +155,7 @@ class TrustSnapshot:
         self.cities: dict[int, bundle_pb2.MemberCity] = {}
         self._status: dict[int, StatusBits] = {}
         self._holders: dict[int, dict[bytes, int]] = {}
+        self._catalogue: Catalogue | None = None
         for city in body.cities:
             if not 100000 <= city.city <= 999999 or city.city in self.cities:
                 raise BundleMalformedError(f"city code {city.city} is invalid or listed twice")
@@ -181,6 +185,21 @@ class TrustSnapshot:
             bits = self._status[city] = StatusBits.decompress(member.status_list.size,
                                                               member.status_list.bits_zlib)
         return bits
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The bundle's offers and agreements, indexed for decisions (built on first use)."""
+        if self._catalogue is None:
+            from citycredit._internal.eligibility import Agreement, Catalogue, Offer
+
+            try:
+                self._catalogue = Catalogue.build(
+                    offers=[Offer.from_proto(o) for o in self.body.offers],
+                    agreements=[Agreement.from_proto(a) for a in self.body.agreements],
+                    members=self.cities)
+            except CityCreditError as exc:
+                raise BundleMalformedError(f"the bundle's offers or agreements are invalid: {exc.message}") from None
+        return self._catalogue
 
     def holder_cutoffs(self, city: int) -> dict[bytes, int]:
         cutoffs = self._holders.get(city)

@@ -9,8 +9,9 @@ from datetime import datetime
 from pathlib import Path
 
 from citycredit._internal.bundle import AcceptedBundle, TrustAnchor, TrustSnapshot, open_bundle
+from citycredit._internal.eligibility import Decision, decision_for_error
 from citycredit._internal.verify import VerifiedCode, verify_code
-from citycredit.errors import BundleMalformedError, InvalidArgumentError
+from citycredit.errors import BundleMalformedError, CodeError, InvalidArgumentError
 
 __all__ = ["Verifier", "VerifierConfig", "to_epoch_s"]
 
@@ -89,8 +90,24 @@ class Verifier:
 
     def verify(self, code: str | bytes, *, at: int | float | datetime | None = None) -> VerifiedCode:
         """Verify one code; raises a `CodeError` (or `BundleStaleError`) saying why it is refused."""
-        now = int(self._clock()) if at is None else to_epoch_s(at)
-        return verify_code(self._snapshot, code, now_s=now, grace_s=self._config.grace_s)
+        return verify_code(self._snapshot, code, now_s=self.now_s(at), grace_s=self._config.grace_s)
+
+    def check(self, code: str | bytes, offer_id: str, *, at: int | float | datetime | None = None,
+              used_in_period: int = 0) -> Decision:
+        """Same-city treatment for one code at one offer of the bundle.
+
+        A refused code is a negative decision naming why (CODE_EXPIRED, CODE_REVOKED,
+        CODE_INVALID); a stale bundle still raises, since it says nothing about the holder.
+        `used_in_period` is the holder's redemptions of a quota offer in the current period,
+        which only the party keeping redemptions (the gateway) knows.
+        """
+        now = self.now_s(at)
+        try:
+            holder = verify_code(self._snapshot, code, now_s=now, grace_s=self._config.grace_s)
+        except CodeError as exc:
+            return decision_for_error(exc, offer_id)
+        return self._snapshot.catalogue.decide(holder=holder, offer_id=offer_id, now_s=now,
+                                               used_in_period=used_in_period)
 
     def update(self, data: bytes) -> bool:
         """Adopt a newer bundle signed under the current anchor; False when it is the same version."""

@@ -1,0 +1,85 @@
+"""`citycredit offers` and `citycredit check`: the same-city treatment catalogue and decisions."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from citycredit._cli.codes import add_json_flag, add_trust_args, load_verifier
+from citycredit._cli.output import Output
+from citycredit._cli.resolve import resolve_city
+from citycredit._internal.eligibility import Decision, Offer, Reason
+from citycredit.errors import BundleError
+
+
+def register(subparsers: Any) -> None:
+    offers = subparsers.add_parser("offers", help="list the same-city offers in the trust bundle")
+    add_trust_args(offers)
+    offers.add_argument("--city", help="only this host city (six-digit code or pinyin name)")
+    add_json_flag(offers)
+    offers.set_defaults(handler=_offers)
+
+    check = subparsers.add_parser("check", help="may this code's holder have this offer? (exit 0 yes, 1 no, 2 bad input)")
+    check.add_argument("code", help="the CC1: string")
+    check.add_argument("--offer", required=True, help="offer id (see `citycredit offers`)")
+    add_trust_args(check)
+    add_json_flag(check)
+    check.set_defaults(handler=_check)
+
+
+def offer_json(offer: Offer) -> dict[str, Any]:
+    """The CLI's offer shape: the documented fields first, then the full offer."""
+    doc = offer.to_dict()
+    return {**doc, "city": f"{offer.city:06d}", "benefit": offer.benefit.text_zh, "benefit_en": offer.benefit.text_en,
+            "benefit_detail": doc["benefit"]}
+
+
+def _offers(args: argparse.Namespace, out: Output) -> int:
+    catalogue = load_verifier(args).snapshot.catalogue
+    city = resolve_city(args.city, args.home) if args.city else None
+    found = catalogue.find(city=city)
+    if args.json:
+        out.json([offer_json(o) for o in found])
+        return 0
+    for offer in found:
+        flags = [f for f, on in (("local only", offer.local_only), ("assumed threshold", offer.assumed)) if on]
+        quota = f", {offer.quota.uses} per {offer.quota.period.value}" if offer.quota else ""
+        out.line(f"{out.paint(offer.id, 'bold')}  {offer.city:06d} {offer.category.value}  "
+                 f"≥ {offer.min_tier.name}{quota}" + (f"  [{', '.join(flags)}]" if flags else ""))
+        out.line(f"    {offer.title_zh} — {offer.benefit.text_zh}")
+    out.line(out.paint(f"{len(found)} offer(s)", "dim"))
+    return 0
+
+
+def _check(args: argparse.Namespace, out: Output) -> int:
+    try:
+        verifier = load_verifier(args)
+        decision = verifier.check(args.code, args.offer)
+    except BundleError as exc:
+        if args.json:
+            out.json({"eligible": False, "reason": None, "offer": args.offer, "tier": None,
+                      "treated_as_local": False, "benefit": None, "error": exc.code})
+        out.error(exc.code, exc.message)
+        return 2
+    if args.json:
+        out.json(decision.to_dict())
+    else:
+        _print_decision(decision, out)
+    if decision.reason is Reason.OFFER_UNKNOWN:
+        return 2  # a mistyped offer id is bad input, not a verdict on the holder
+    return 0 if decision.eligible else 1
+
+
+def _print_decision(decision: Decision, out: Output) -> None:
+    tier = decision.tier.name if decision.tier is not None else "unknown"
+    if decision.eligible:
+        how = "as a local" if decision.agreement_id is None else f"same-city treatment ({decision.agreement_id})"
+        out.ok(f"{out.paint('ELIGIBLE', 'green', 'bold')}  {decision.offer_id}: {decision.benefit}")
+        out.field("treated", how)
+    else:
+        assert decision.reason is not None
+        out.fail(f"{out.paint('NOT ELIGIBLE', 'red', 'bold')}  {decision.offer_id}: {decision.reason.value}")
+    out.field("tier", tier)
+    if decision.quota_remaining is not None:
+        out.field("quota left", decision.quota_remaining)
+    out.field("why", decision.detail)
