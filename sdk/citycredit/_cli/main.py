@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version="citycredit 0.1.0")
     parser.add_argument("--no-color", action="store_true", help="plain output (also when NO_COLOR is set)")
     parser.add_argument("--json", action="store_true",
-                        help="machine output for every command: `citycredit --json verify ...` (the conformance protocol)")
+                        help="machine output for any command: `citycredit --json verify ...` (conformance protocol)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     for name in COMMAND_MODULES:

@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
     add_json_flag(offers)
     offers.set_defaults(handler=_offers)
 
-    check = subparsers.add_parser("check", help="may this code's holder have this offer? (exit 0 yes, 1 no, 2 bad input)")
+    check = subparsers.add_parser("check", help="may the holder have this offer? (exit 0 yes, 1 no, 2 bad input)")
     check.add_argument("code", help="the CC1: string")
     check.add_argument("--offer", required=True, help="offer id (see `citycredit offers`)")
     add_trust_args(check)
