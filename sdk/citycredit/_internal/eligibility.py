@@ -534,6 +534,17 @@ class Decision:
             "error": self.error_code,
         }
 
+    @classmethod
+    def from_dict(cls, data: object) -> Decision:
+        """The inverse of `to_dict` (a stored or transmitted decision)."""
+        d = _fields(data, "decision", set(_DECISION_KEYS), set())
+        reason, tier = d["reason"], d["tier"]
+        return cls(eligible=d["eligible"], reason=None if reason is None else Reason.parse(reason),
+                   offer_id=d["offer"], tier=None if tier is None else Tier.parse(tier),
+                   treated_as_local=d["treated_as_local"], agreement_id=d["agreement"],
+                   quota_remaining=d["quota_remaining"], benefit=d["benefit"], benefit_en=d["benefit_en"],
+                   detail=d["detail"], error_code=d["error"])
+
     def to_proto(self) -> offer_pb2.Decision:
         msg = offer_pb2.Decision(
             eligible=self.eligible, reason=0 if self.reason is None else self.reason.to_proto(),  # type: ignore[arg-type]
@@ -542,6 +553,10 @@ class Decision:
         if self.quota_remaining is not None:
             msg.quota_remaining = self.quota_remaining
         return msg
+
+
+_DECISION_KEYS = ("eligible", "reason", "offer", "tier", "treated_as_local", "agreement", "quota_remaining",
+                  "benefit", "benefit_en", "detail", "error")
 
 
 def _agreement_for(agreements: Sequence[Agreement], home: int, host: int, category: Category,
@@ -673,7 +688,8 @@ class Catalogue:
         agreements = tuple(agreements)
         by_id: dict[str, Offer] = {}
         for offer in offers:
-            _check(by_id.setdefault(offer.id, offer) is offer, f"offer id {offer.id} is used twice")
+            _check(offer.id not in by_id, f"offer id {offer.id} is used twice")
+            by_id[offer.id] = offer
         _check(len({a.id for a in agreements}) == len(agreements), "agreement ids must be unique")
         by_pair: dict[tuple[int, int], list[Agreement]] = {}
         for agreement in agreements:
