@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import replace
 
 import pytest
@@ -221,17 +220,6 @@ def test_verified_code_from_a_real_signature() -> None:
     assert catalogue.decide(holder=code, offer_id=PARKING.id, now_s=NOW + 300).reason is Reason.CODE_EXPIRED
 
 
-def test_decide_costs_a_few_microseconds() -> None:
-    catalogue = Catalogue.build(offers=OFFERS, agreements=AGREEMENTS)
-    code = holder(HANGZHOU, Tier.EXCELLENT)
-    rounds = 5000
-    start = time.perf_counter()
-    for _ in range(rounds):
-        catalogue.decide(holder=code, offer_id=PARKING.id, now_s=NOW, used_in_period=1)
-    per_call_us = (time.perf_counter() - start) / rounds * 1e6
-    assert per_call_us < 50, f"decide took {per_call_us:.1f} µs; it must stay far below a signature check"
-
-
 # --- properties ------------------------------------------------------------------------------------
 
 
@@ -267,6 +255,7 @@ def test_never_a_yes_below_the_minimum_or_without_a_way_in(home: int, tier: Tier
         assert home == offer.city or (decision.agreement_id is not None and not offer.local_only)
     else:
         assert decision.reason is not None and decision.detail
+    assert Decision.from_proto(decision.to_proto()) == decision  # what gRPC carries is the whole decision
 
 
 # --- periods ---------------------------------------------------------------------------------------

@@ -549,10 +549,20 @@ class Decision:
         msg = offer_pb2.Decision(
             eligible=self.eligible, reason=0 if self.reason is None else self.reason.to_proto(),  # type: ignore[arg-type]
             offer_id=self.offer_id, tier=0 if self.tier is None else int(self.tier),  # type: ignore[arg-type]
-            treated_as_local=self.treated_as_local, agreement_id=self.agreement_id or "", detail=self.detail)
+            treated_as_local=self.treated_as_local, agreement_id=self.agreement_id or "", detail=self.detail,
+            benefit_zh=self.benefit, benefit_en=self.benefit_en, error_code=self.error_code or "")
         if self.quota_remaining is not None:
             msg.quota_remaining = self.quota_remaining
         return msg
+
+    @classmethod
+    def from_proto(cls, msg: offer_pb2.Decision) -> Decision:
+        return cls(eligible=msg.eligible, reason=Reason.from_proto(msg.reason) if msg.reason else None,
+                   offer_id=msg.offer_id, tier=Tier(msg.tier) if msg.tier else None,
+                   treated_as_local=msg.treated_as_local, agreement_id=msg.agreement_id or None,
+                   quota_remaining=msg.quota_remaining if msg.HasField("quota_remaining") else None,
+                   benefit=msg.benefit_zh, benefit_en=msg.benefit_en, detail=msg.detail,
+                   error_code=msg.error_code or None)
 
 
 _DECISION_KEYS = ("eligible", "reason", "offer", "tier", "treated_as_local", "agreement", "quota_remaining",

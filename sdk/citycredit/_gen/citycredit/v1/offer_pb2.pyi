@@ -165,7 +165,7 @@ class Agreement(_message.Message):
     def __init__(self, id: _Optional[str] = ..., cities: _Optional[_Iterable[int]] = ..., categories: _Optional[_Iterable[_Union[Category, str]]] = ..., not_before: _Optional[int] = ..., not_after: _Optional[int] = ..., title: _Optional[str] = ...) -> None: ...
 
 class Decision(_message.Message):
-    __slots__ = ("eligible", "reason", "offer_id", "tier", "treated_as_local", "agreement_id", "quota_remaining", "detail")
+    __slots__ = ("eligible", "reason", "offer_id", "tier", "treated_as_local", "agreement_id", "quota_remaining", "detail", "benefit_zh", "benefit_en", "error_code")
     ELIGIBLE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     OFFER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -174,6 +174,9 @@ class Decision(_message.Message):
     AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
     QUOTA_REMAINING_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    BENEFIT_ZH_FIELD_NUMBER: _ClassVar[int]
+    BENEFIT_EN_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
     eligible: bool
     reason: Reason
     offer_id: str
@@ -182,4 +185,7 @@ class Decision(_message.Message):
     agreement_id: str
     quota_remaining: int
     detail: str
-    def __init__(self, eligible: _Optional[bool] = ..., reason: _Optional[_Union[Reason, str]] = ..., offer_id: _Optional[str] = ..., tier: _Optional[_Union[_tier_pb2.Tier, str]] = ..., treated_as_local: _Optional[bool] = ..., agreement_id: _Optional[str] = ..., quota_remaining: _Optional[int] = ..., detail: _Optional[str] = ...) -> None: ...
+    benefit_zh: str
+    benefit_en: str
+    error_code: str
+    def __init__(self, eligible: _Optional[bool] = ..., reason: _Optional[_Union[Reason, str]] = ..., offer_id: _Optional[str] = ..., tier: _Optional[_Union[_tier_pb2.Tier, str]] = ..., treated_as_local: _Optional[bool] = ..., agreement_id: _Optional[str] = ..., quota_remaining: _Optional[int] = ..., detail: _Optional[str] = ..., benefit_zh: _Optional[str] = ..., benefit_en: _Optional[str] = ..., error_code: _Optional[str] = ...) -> None: ...
