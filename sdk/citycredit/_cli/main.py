@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "citycredit._cli.codes",
     "citycredit._cli.offers",
     "citycredit._cli.bundle",
+    "citycredit._cli.gateway",
 )
 
 

@@ -1,0 +1,238 @@
+"""The gRPC surface (grpc.aio): the `citycredit.v1` services over the same `GatewayService`.
+
+A refused request ends with the catalogue error's gRPC status, its message as the
+status details and the code in the trailing metadata key `cc-error-code`.
+Credentials travel as `authorization: Bearer …` metadata. Standard health
+checking and server reflection are served beside the services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
+
+import grpc
+from citycredit._gen.citycredit.v1 import bundle_pb2, service_pb2, service_pb2_grpc
+from citycredit._internal.eligibility import Offer
+from citycredit._internal.keys import Algorithm
+from citycredit._internal.verify import VerifiedCode
+from citycredit.errors import CityCreditError, InvalidArgumentError
+from citycredit.gateway.auth import Principal, bearer_token
+from citycredit.gateway.service import GatewayService
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+__all__ = ["ERROR_CODE_KEY", "SERVICE_NAMES", "add_services"]
+
+log = logging.getLogger("citycredit.gateway.access")
+T = TypeVar("T")
+ERROR_CODE_KEY = "cc-error-code"
+SERVICE_NAMES = tuple(s.full_name for s in service_pb2.DESCRIPTOR.services_by_name.values())
+
+
+def verification_proto(result: VerifiedCode | None, error: CityCreditError | None) -> service_pb2.Verification:
+    if result is None:
+        assert error is not None
+        info = service_pb2.ErrorInfo(code=error.code, message=error.message)
+        return service_pb2.Verification(valid=False, error=info)
+    return service_pb2.Verification(valid=True, city=result.city, tier=int(result.tier), band=result.band,  # type: ignore[arg-type]
+                                    issued_at=result.issued_at_s, expires_at=result.expires_at_s,
+                                    code_id=result.code_id, holder=result.holder)
+
+
+class _Base:
+    def __init__(self, service: GatewayService) -> None:
+        self.service = service
+
+    async def _run(self, context: grpc.aio.ServicerContext, op: str, fn: Callable[[], T], *,
+                   thread: bool = True) -> T:
+        """Run one operation (in a worker thread when it touches the database); map refusals to statuses."""
+        started = time.perf_counter()
+        code = "OK"
+        try:
+            return await asyncio.to_thread(fn) if thread else fn()
+        except CityCreditError as exc:
+            code = exc.grpc_status
+            await _abort(context, exc)
+            raise  # pragma: no cover - abort raises
+        except Exception as exc:
+            if isinstance(exc, asyncio.CancelledError) or type(exc).__module__.startswith("grpc"):
+                raise
+            code = "INTERNAL"
+            log.error("unhandled error", exc_info=exc, extra={"fields": {"surface": "grpc", "op": op}})
+            await _abort(context, CityCreditError("the gateway failed to handle this request"))
+            raise  # pragma: no cover
+        finally:
+            self._record(op, code, time.perf_counter() - started)
+
+    def _record(self, op: str, code: str, elapsed: float) -> None:
+        metrics = self.service.metrics
+        metrics.inc("citycredit_requests_total", surface="grpc", op=op, code=code)
+        metrics.observe("citycredit_request_seconds", elapsed, surface="grpc", op=op)
+        log.info("request", extra={"fields": {"surface": "grpc", "op": op, "status": code,
+                                              "ms": round(elapsed * 1000, 2)}})
+
+    def _caller(self, context: grpc.aio.ServicerContext) -> Principal:
+        header = None
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization":
+                header = value if isinstance(value, str) else value.decode(errors="replace")
+        return self.service.authenticate(bearer_token(header))
+
+
+async def _abort(context: grpc.aio.ServicerContext, err: CityCreditError) -> None:
+    await context.abort(getattr(grpc.StatusCode, err.grpc_status, grpc.StatusCode.INTERNAL), err.message,
+                        trailing_metadata=((ERROR_CODE_KEY, err.code),))
+
+
+class TrustServicer(_Base, service_pb2_grpc.TrustServiceServicer):
+    async def GetTrustBundle(self, request: service_pb2.GetTrustBundleRequest,
+                             context: grpc.aio.ServicerContext) -> service_pb2.GetTrustBundleResponse:
+        def run() -> service_pb2.GetTrustBundleResponse:
+            published = self.service.published
+            if request.known_version == published.version:
+                return service_pb2.GetTrustBundleResponse(not_modified=True, version=published.version)
+            return service_pb2.GetTrustBundleResponse(version=published.version,
+                                                      bundle=bundle_pb2.TrustBundle.FromString(published.data))
+
+        return await self._run(context, "GetTrustBundle", run, thread=False)
+
+
+class VerificationServicer(_Base, service_pb2_grpc.VerificationServiceServicer):
+    def _one(self, code: str, at: int) -> service_pb2.Verification:
+        return verification_proto(*self.service.verify(code, at_s=at or None))
+
+    async def VerifyCode(self, request: service_pb2.VerifyCodeRequest,
+                         context: grpc.aio.ServicerContext) -> service_pb2.VerifyCodeResponse:
+        return await self._run(context, "VerifyCode", lambda: service_pb2.VerifyCodeResponse(
+            verification=self._one(request.code, request.at)), thread=False)
+
+    async def VerifyCodes(self, request: service_pb2.VerifyCodesRequest,
+                          context: grpc.aio.ServicerContext) -> service_pb2.VerifyCodesResponse:
+        def run() -> service_pb2.VerifyCodesResponse:
+            limit = self.service.config.max_batch
+            if len(request.codes) > limit:
+                raise InvalidArgumentError(f"at most {limit} codes per batch")
+            return service_pb2.VerifyCodesResponse(verifications=[self._one(c, request.at) for c in request.codes])
+
+        return await self._run(context, "VerifyCodes", run, thread=False)
+
+    async def VerifyCodeStream(
+            self, request_iterator: AsyncIterator[service_pb2.VerifyCodeStreamRequest],
+            context: grpc.aio.ServicerContext) -> AsyncIterator[service_pb2.VerifyCodeStreamResponse]:
+        started = time.perf_counter()
+        async for request in request_iterator:
+            yield service_pb2.VerifyCodeStreamResponse(verification=self._one(request.code, request.at))
+        self._record("VerifyCodeStream", "OK", time.perf_counter() - started)
+
+
+class EligibilityServicer(_Base, service_pb2_grpc.EligibilityServiceServicer):
+    async def ListOffers(self, request: service_pb2.ListOffersRequest,
+                         context: grpc.aio.ServicerContext) -> service_pb2.ListOffersResponse:
+        return await self._run(context, "ListOffers", lambda: service_pb2.ListOffersResponse(
+            offers=[o.to_proto() for o in self.service.offers(request.city or None)]), thread=False)
+
+    async def CheckEligibility(self, request: service_pb2.CheckEligibilityRequest,
+                               context: grpc.aio.ServicerContext) -> service_pb2.CheckEligibilityResponse:
+        return await self._run(context, "CheckEligibility", lambda: service_pb2.CheckEligibilityResponse(
+            decision=self.service.check(request.code, request.offer_id, at_s=request.at or None).to_proto()))
+
+
+class RedemptionServicer(_Base, service_pb2_grpc.RedemptionServiceServicer):
+    async def Redeem(self, request: service_pb2.RedeemRequest,
+                     context: grpc.aio.ServicerContext) -> service_pb2.RedeemResponse:
+        def run() -> service_pb2.RedeemResponse:
+            outcome = self.service.redeem(self._caller(context), code=request.code, offer_id=request.offer_id,
+                                          idempotency_key=request.idempotency_key)
+            return service_pb2.RedeemResponse(decision=outcome.decision.to_proto(),
+                                              redemption_id=outcome.redemption_id or "", replayed=outcome.replayed)
+
+        return await self._run(context, "Redeem", run)
+
+
+class IssuanceServicer(_Base, service_pb2_grpc.IssuanceServiceServicer):
+    async def IssueCode(self, request: service_pb2.IssueCodeRequest,
+                        context: grpc.aio.ServicerContext) -> service_pb2.IssueCodeResponse:
+        def run() -> service_pb2.IssueCodeResponse:
+            caller = self._caller(context)
+            try:
+                record = json.loads(request.local_record_json or "null")
+            except ValueError:
+                raise InvalidArgumentError("local_record_json is not valid JSON") from None
+            if not isinstance(record, dict):
+                raise InvalidArgumentError('local_record_json is a JSON object such as {"score": 720}')
+            issued = self.service.issue(caller, city=request.city, holder_ref=request.holder_ref,
+                                        local_record=record, ttl_s=request.ttl_s)
+            return service_pb2.IssueCodeResponse(code=issued.code, tier=int(issued.tier), band=issued.band,  # type: ignore[arg-type]
+                                                 expires_at=issued.expires_at_s)
+
+        return await self._run(context, "IssueCode", run)
+
+
+class AdminServicer(_Base, service_pb2_grpc.AdminServiceServicer):
+    async def PublishKey(self, request: service_pb2.PublishKeyRequest,
+                         context: grpc.aio.ServicerContext) -> service_pb2.PublishKeyResponse:
+        def run() -> service_pb2.PublishKeyResponse:
+            caller = self._caller(context)
+            try:
+                algorithm = Algorithm(request.key.algorithm)
+            except ValueError:
+                raise InvalidArgumentError("key.algorithm is unspecified or unknown") from None
+            version, _kid = self.service.publish_key(caller, city=request.city, algorithm=algorithm,
+                                                     spki=request.key.spki,
+                                                     not_before_s=request.key.not_before or None)
+            return service_pb2.PublishKeyResponse(bundle_version=version)
+
+        return await self._run(context, "PublishKey", run)
+
+    async def RetireKey(self, request: service_pb2.RetireKeyRequest,
+                        context: grpc.aio.ServicerContext) -> service_pb2.RetireKeyResponse:
+        def run() -> service_pb2.RetireKeyResponse:
+            caller = self._caller(context)
+            if len(request.kid) != 8:
+                raise InvalidArgumentError("kid is 8 bytes")
+            version = self.service.retire_key(caller, city=request.city, kid=request.kid,
+                                              not_after_s=request.not_after or None)
+            return service_pb2.RetireKeyResponse(bundle_version=version)
+
+        return await self._run(context, "RetireKey", run)
+
+    async def PublishOffer(self, request: service_pb2.PublishOfferRequest,
+                           context: grpc.aio.ServicerContext) -> service_pb2.PublishOfferResponse:
+        def run() -> service_pb2.PublishOfferResponse:
+            caller = self._caller(context)
+            version = self.service.publish_offer(caller, Offer.from_proto(request.offer))
+            return service_pb2.PublishOfferResponse(bundle_version=version)
+
+        return await self._run(context, "PublishOffer", run)
+
+    async def RevokeCodes(self, request: service_pb2.RevokeCodesRequest,
+                          context: grpc.aio.ServicerContext) -> service_pb2.RevokeCodesResponse:
+        def run() -> service_pb2.RevokeCodesResponse:
+            caller = self._caller(context)
+            version = self.service.revoke(caller, city=request.city, status_indexes=list(request.status_indexes),
+                                          holders=[(h.holder, h.cutoff) for h in request.holders])
+            return service_pb2.RevokeCodesResponse(bundle_version=version)
+
+        return await self._run(context, "RevokeCodes", run)
+
+
+async def add_services(server: grpc.aio.Server, service: GatewayService) -> health.aio.HealthServicer:
+    """Register the citycredit services, health checking and reflection; returns the health servicer."""
+    service_pb2_grpc.add_TrustServiceServicer_to_server(TrustServicer(service), server)
+    service_pb2_grpc.add_VerificationServiceServicer_to_server(VerificationServicer(service), server)
+    service_pb2_grpc.add_EligibilityServiceServicer_to_server(EligibilityServicer(service), server)
+    service_pb2_grpc.add_RedemptionServiceServicer_to_server(RedemptionServicer(service), server)
+    service_pb2_grpc.add_IssuanceServiceServicer_to_server(IssuanceServicer(service), server)
+    service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(service), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", *SERVICE_NAMES):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    return health_servicer
+

@@ -1,0 +1,225 @@
+"""Running a gateway: gRPC and REST servers over one `GatewayService`, with graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import uvicorn
+from citycredit.errors import UnavailableError
+from citycredit.gateway.config import GatewayConfig
+from citycredit.gateway.db import Database
+from citycredit.gateway.grpc_service import add_services
+from citycredit.gateway.rest import build_app
+from citycredit.gateway.seed import load_credentials
+from citycredit.gateway.service import GatewayService
+
+__all__ = ["Gateway", "gateway_in_thread", "running_gateway", "serve"]
+
+log = logging.getLogger("citycredit.gateway")
+
+
+class _Uvicorn(uvicorn.Server):
+    """Uvicorn without its own signal handling: the gateway stops both servers together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class Gateway:
+    """One running replica. Build with `Gateway(config)`, then `await start()` and `await stop()`."""
+
+    config: GatewayConfig
+    service: GatewayService | None = None
+    http_port: int = 0
+    grpc_port: int = 0
+
+    def __post_init__(self) -> None:
+        self._grpc: grpc.aio.Server | None = None
+        self._health: Any = None
+        self._uvicorn: _Uvicorn | None = None
+        self._http_task: asyncio.Task[None] | None = None
+        self._refresh_task: asyncio.Task[None] | None = None
+
+    @property
+    def host(self) -> str:
+        return self.config.host
+
+    @property
+    def http_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.http_port}"
+
+    @property
+    def grpc_target(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.grpc_port}"
+
+    def credentials(self) -> dict[str, Any]:
+        """The seeded credentials file of the home directory."""
+        return load_credentials(self.config.home)
+
+    def token(self, city: int, kind: str = "merchant") -> str:
+        """A seeded token: `kind` is "merchant" or "city_office"."""
+        return str(self.credentials()["cities"][str(city)][kind]["token"])
+
+    async def start(self) -> None:
+        config = self.config
+        service = GatewayService(config, Database(config.database_url))
+        self.service = service
+        await asyncio.to_thread(service.start)
+
+        self._grpc = grpc.aio.server(options=[("grpc.max_receive_message_length", config.max_body_bytes),
+                                              ("grpc.so_reuseport", 0)])
+        self._health = await add_services(self._grpc, service)
+        self.grpc_port = self._grpc.add_insecure_port(f"{self._bind_host()}:{config.grpc_port}")
+        if self.grpc_port == 0:
+            raise UnavailableError(f"cannot listen for gRPC on {config.host}:{config.grpc_port}")
+        await self._grpc.start()
+
+        sock = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((config.host, config.http_port))
+        except OSError as exc:
+            sock.close()
+            await self._grpc.stop(None)
+            raise UnavailableError(f"cannot listen for HTTP on {config.host}:{config.http_port}: {exc.strerror}") \
+                from None
+        sock.listen(2048)
+        sock.setblocking(False)
+        self.http_port = sock.getsockname()[1]
+        uv_config = uvicorn.Config(build_app(service), log_config=None, access_log=False, lifespan="off",
+                                   timeout_graceful_shutdown=int(config.shutdown_grace_s) or 1,
+                                   server_header=False)
+        self._uvicorn = _Uvicorn(uv_config)
+        self._http_task = asyncio.create_task(self._uvicorn.serve(sockets=[sock]))
+        while not self._uvicorn.started:
+            if self._http_task.done():
+                self._http_task.result()
+                raise UnavailableError("the HTTP server stopped during start-up")
+            await asyncio.sleep(0.01)
+        self._refresh_task = asyncio.create_task(self._refresh_loop())
+        log.info("gateway ready", extra={"fields": {"http": self.http_url, "grpc": self.grpc_target,
+                                                    "http_port": self.http_port, "grpc_port": self.grpc_port,
+                                                    "bundle_version": service.published.version,
+                                                    "db": _redact(config.database_url)}})
+
+    def _bind_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    async def _refresh_loop(self) -> None:
+        assert self.service is not None
+        service = self.service
+        while True:
+            await asyncio.sleep(self.config.refresh_interval_s)
+            try:
+                await asyncio.to_thread(service.refresh)
+                await asyncio.to_thread(service.renew_if_due)
+            except Exception as exc:  # keep serving the bundle we have; say why the refresh failed
+                log.warning("bundle refresh failed", extra={"fields": {"error": repr(exc)}})
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish (up to the grace), then release everything."""
+        log.info("gateway stopping", extra={"fields": {"grace_s": self.config.shutdown_grace_s}})
+        if self._health is not None:
+            await self._health.enter_graceful_shutdown()
+        if self._refresh_task is not None:
+            self._refresh_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresh_task
+        waits = []
+        if self._uvicorn is not None and self._http_task is not None:
+            self._uvicorn.should_exit = True
+            waits.append(self._http_task)
+        if self._grpc is not None:
+            waits.append(asyncio.ensure_future(self._grpc.stop(self.config.shutdown_grace_s)))
+        await asyncio.gather(*waits, return_exceptions=True)
+        if self.service is not None:
+            self.service.db.close()
+        log.info("gateway stopped")
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password, for logs."""
+    head, sep, tail = url.partition("://")
+    if "@" in tail:
+        creds, _, rest = tail.rpartition("@")
+        user = creds.split(":", 1)[0]
+        return f"{head}{sep}{user}:***@{rest}"
+    return url
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(config: GatewayConfig) -> AsyncIterator[Gateway]:
+    """`async with running_gateway(config) as gw:` a started replica, stopped gracefully on exit."""
+    gateway = Gateway(config)
+    await gateway.start()
+    try:
+        yield gateway
+    finally:
+        await gateway.stop()
+
+
+@contextlib.contextmanager
+def gateway_in_thread(config: GatewayConfig, *, timeout_s: float = 60.0) -> Iterator[Gateway]:
+    """A replica on its own event loop in a background thread, for synchronous tests and scripts."""
+    gateway = Gateway(config)
+    ready = threading.Event()
+    failure: list[BaseException] = []
+    loop = asyncio.new_event_loop()
+    stopped: asyncio.Event | None = None
+
+    async def main() -> None:
+        nonlocal stopped
+        stopped = asyncio.Event()
+        try:
+            await gateway.start()
+        except BaseException as exc:
+            failure.append(exc)
+            ready.set()
+            with contextlib.suppress(Exception):
+                await gateway.stop()
+            return
+        ready.set()
+        await stopped.wait()
+        await gateway.stop()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), name="citycredit-gateway", daemon=True)
+    thread.start()
+    if not ready.wait(timeout_s):
+        raise UnavailableError(f"the gateway did not start within {timeout_s} s")
+    if failure:
+        thread.join(timeout_s)
+        raise failure[0]
+    try:
+        yield gateway
+    finally:
+        assert stopped is not None
+        loop.call_soon_threadsafe(stopped.set)
+        thread.join(timeout_s + config.shutdown_grace_s)
+        loop.close()
+
+
+async def serve(config: GatewayConfig) -> None:
+    """Run a replica until SIGTERM or SIGINT, then shut down gracefully (what `citycredit up` does)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with running_gateway(config):
+            await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
