@@ -114,16 +114,17 @@ class MerchantKeyBody(BaseModel):
 # --- errors ----------------------------------------------------------------------------------------
 
 
-def problem(err: CityCreditError, instance: str | None = None) -> JSONResponse:
-    """RFC 9457 problem details for a catalogue error."""
+def problem(err: CityCreditError, instance: str | None = None, *, status: int | None = None) -> JSONResponse:
+    """RFC 9457 problem details for a catalogue error (`status` overrides the catalogue's HTTP status)."""
+    status = status or err.http_status
     body: dict[str, Any] = {"type": f"urn:citycredit:error:{err.code}", "title": err.title,
-                            "status": err.http_status, "detail": err.message, "code": err.code}
+                            "status": status, "detail": err.message, "code": err.code}
     if instance:
         body["instance"] = instance
     headers = {}
     if isinstance(err, RateLimitedError):
         headers["Retry-After"] = str(max(1, round(getattr(err, "retry_after_s", 1.0))))
-    return JSONResponse(body, status_code=err.http_status, media_type=PROBLEM_JSON, headers=headers)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -143,10 +144,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 404:
             return problem(NotFoundError(f"no such resource {request.url.path}"), request.url.path)
-        err = InvalidArgumentError(str(exc.detail))
-        response = problem(err, request.url.path)
-        response.status_code = exc.status_code if 400 <= exc.status_code < 500 else 400
-        return response
+        status = exc.status_code if 400 <= exc.status_code < 500 else 400
+        return problem(InvalidArgumentError(str(exc.detail)), request.url.path, status=status)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.error("unhandled error", exc_info=exc, extra={"fields": {"path": request.url.path}})

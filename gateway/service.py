@@ -457,8 +457,8 @@ class GatewayService:
 
         def change(alliance: Alliance, _session: Session) -> None:
             record = alliance.city(city).key(kid)
-            if end <= record.not_before_s:
-                raise InvalidArgumentError("not_after must come after the key's not_before")
+            if end < record.not_before_s:
+                raise InvalidArgumentError("not_after must not come before the key's not_before")
             record.status = "retired"
             record.not_after_s = end
 

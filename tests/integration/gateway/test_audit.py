@@ -1,0 +1,104 @@
+"""The audit log is hash-chained: `citycredit audit verify` finds any edited, removed or reordered entry."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from citycredit._cli.main import main
+from citycredit.gateway import gateway_in_thread
+
+from .conftest import HANGZHOU, QUOTA_OFFER, QUZHOU, bearer, config_for, issue
+
+Tamper = Callable[[sqlite3.Connection], None]
+
+
+@pytest.fixture(scope="module")
+def audited_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stopped gateway's database holding seed, issuance, admin and redemption entries."""
+    home = tmp_path_factory.mktemp("audit") / "home"
+    with gateway_in_thread(config_for(home)) as gw, httpx.Client(base_url=gw.http_url) as client:
+        code = issue(client, gw)["code"]
+        client.post("/v1/redemptions", json={"code": code, "offer_id": QUOTA_OFFER, "idempotency_key": "a"},
+                    headers=bearer(gw.token(QUZHOU, "merchant"))).raise_for_status()
+        client.post(f"/v1/cities/{HANGZHOU}/revocations", json={"status_indexes": [3, 4]},
+                    headers=bearer(gw.token(HANGZHOU, "city_office"))).raise_for_status()
+        client.post(f"/v1/cities/{HANGZHOU}/merchant-keys", json={"venue": "西湖"},
+                    headers=bearer(gw.token(HANGZHOU, "city_office"))).raise_for_status()
+    return home / "gateway.db"
+
+
+def _copy(db: Path, to: Path) -> Path:
+    with sqlite3.connect(db) as src, sqlite3.connect(to) as dst:
+        src.backup(dst)
+    return to
+
+
+def _verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object]]:
+    code = main(["audit", "verify", "--json", *args])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_intact_chain_verifies(audited_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = _verify(capsys, "--home", str(audited_db.parent))
+    assert code == 0 and report["ok"] is True and report["entries"] == 5
+    with sqlite3.connect(audited_db) as conn:
+        actions = [row[0] for row in conn.execute("SELECT action FROM audit_log ORDER BY seq")]
+        subjects = [row[0] for row in conn.execute("SELECT subject FROM audit_log WHERE action = 'redemption'")]
+    assert actions == ["alliance.seed", "code.issue", "redemption", "codes.revoke", "credential.create"]
+    assert all(len(s) == 32 for s in subjects)  # holder pseudonyms, never identities
+    assert main(["audit", "verify", "--db", f"sqlite:///{audited_db}"]) == 0
+
+
+def _edit(conn: sqlite3.Connection) -> None:
+    conn.execute("""UPDATE audit_log SET details = '{"offer":"something-else"}' WHERE seq = 3""")
+
+
+def _remove(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM audit_log WHERE seq = 3")
+
+
+def _reorder(conn: sqlite3.Connection) -> None:
+    rows = {seq: rest for seq, *rest in conn.execute(
+        "SELECT seq, at_s, actor, action, city, subject, details, prev_hash, hash FROM audit_log WHERE seq IN (2, 3)")}
+    for seq, other in ((2, 3), (3, 2)):
+        conn.execute("UPDATE audit_log SET at_s=?, actor=?, action=?, city=?, subject=?, details=?, prev_hash=?, "
+                     "hash=? WHERE seq=?", (*rows[other], seq))
+
+
+def _drop_tail(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM audit_log WHERE seq = 5")
+
+
+def _rehash_edit(conn: sqlite3.Connection) -> None:
+    """An edit that also fixes its own hash still breaks the next entry's link."""
+    from citycredit.gateway.audit import entry_hash
+
+    seq, at_s, actor, action, city, subject, _details, prev = conn.execute(
+        "SELECT seq, at_s, actor, action, city, subject, details, prev_hash FROM audit_log WHERE seq = 2").fetchone()
+    details = '{"tier":"OUTSTANDING"}'
+    digest = entry_hash(seq=seq, at_s=at_s, actor=actor, action=action, city=city, subject=subject,
+                        details=details, prev_hash=prev)
+    conn.execute("UPDATE audit_log SET details = ?, hash = ? WHERE seq = 2", (details, digest))
+
+
+@pytest.mark.parametrize(("tamper", "bad_seq"), [(_edit, 3), (_remove, 3), (_reorder, 2), (_drop_tail, 5),
+                                                 (_rehash_edit, 3)])
+def test_tampering_is_found(audited_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                            tamper: Tamper, bad_seq: int) -> None:
+    copy = _copy(audited_db, tmp_path / "tampered.db")
+    with sqlite3.connect(copy) as conn:
+        tamper(conn)
+    code, report = _verify(capsys, "--db", f"sqlite:///{copy}")
+    assert code == 1 and report["ok"] is False and report["bad_seq"] == bad_seq, report
+    assert main(["audit", "verify", "--db", f"sqlite:///{copy}"]) == 1
+    assert f"seq {bad_seq}" in capsys.readouterr().out
+
+
+def test_missing_database_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "verify", "--home", str(tmp_path)]) == 2
+    assert "CC_NOT_FOUND" in capsys.readouterr().err
