@@ -260,6 +260,15 @@ def _at(value: int | str | None) -> int | None:
     return int(parse_time(value).timestamp())
 
 
+def _mount_web_pages(app: FastAPI) -> None:
+    """The merchant and city-office pages (`citycredit.gateway.web`), when that module is installed."""
+    try:
+        from citycredit.gateway import web
+    except ImportError:
+        return
+    app.include_router(web.router)
+
+
 def build_app(service: GatewayService) -> FastAPI:
     """The FastAPI application over one `GatewayService`."""
     app = FastAPI(title="citycredit gateway", version="0.1.0",
@@ -269,6 +278,7 @@ def build_app(service: GatewayService) -> FastAPI:
     _install_error_handlers(app)
     app.add_middleware(EdgeMiddleware, service=service)
     app.state.service = service
+    _mount_web_pages(app)
     config = service.config
 
     def city_of(value: str) -> int:

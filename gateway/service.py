@@ -27,14 +27,12 @@ from citycredit._internal.eligibility import (
     Catalogue,
     Decision,
     Offer,
-    Reason,
     decision_for_error,
     period_key,
 )
 from citycredit._internal.home import Home
 from citycredit._internal.issue import MAX_TTL_S, IssuedCode, Issuer
 from citycredit._internal.keys import Algorithm, SigningKey, VerifyingKey
-from citycredit._internal.tiers import Tier
 from citycredit._internal.verify import VerifiedCode, verify_code
 from citycredit.errors import (
     BundleError,
@@ -74,7 +72,7 @@ from citycredit.gateway.models import (
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-__all__ = ["GatewayService", "Published", "RedeemOutcome", "decision_from_dict"]
+__all__ = ["GatewayService", "Published", "RedeemOutcome", "catalogue_for"]
 
 log = logging.getLogger("citycredit.gateway")
 
@@ -105,15 +103,6 @@ class RedeemOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         return {"decision": self.decision.to_dict(), "redemption_id": self.redemption_id, "replayed": self.replayed}
-
-
-def decision_from_dict(d: Mapping[str, Any]) -> Decision:
-    """Rebuild a stored decision (the inverse of `Decision.to_dict`)."""
-    return Decision(eligible=d["eligible"], reason=None if d["reason"] is None else Reason.parse(d["reason"]),
-                    offer_id=d["offer"], tier=None if d["tier"] is None else Tier[d["tier"]],
-                    treated_as_local=d["treated_as_local"], agreement_id=d["agreement"],
-                    quota_remaining=d["quota_remaining"], benefit=d["benefit"], benefit_en=d["benefit_en"],
-                    detail=d["detail"], error_code=d["error"])
 
 
 def catalogue_for(snapshot: TrustSnapshot) -> Catalogue:
@@ -343,7 +332,7 @@ class GatewayService:
                 if stored.request_hash != request_hash:
                     raise ConflictError("this idempotency key was used for a different request")
                 doc = json.loads(stored.response_json)
-                return RedeemOutcome(decision_from_dict(doc["decision"]), doc["redemption_id"], replayed=True)
+                return RedeemOutcome(Decision.from_dict(doc["decision"]), doc["redemption_id"], replayed=True)
             redemption_id = None
             if holder is None:
                 assert error is not None
