@@ -23,6 +23,7 @@ while the gateway is unreachable, until the bundle's offline grace runs out.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import time
 import urllib.error
@@ -188,6 +189,8 @@ def urllib_send(request: HttpRequest, timeout_s: float) -> HttpResponse:
     except urllib.error.URLError as exc:
         reason = exc.reason
         raise OSError(str(reason) if not isinstance(reason, OSError) else reason.strerror or str(reason)) from None
+    except http.client.HTTPException as exc:  # the connection broke mid-answer (e.g. the gateway died)
+        raise OSError(f"{type(exc).__name__}: {exc}") from None
 
 
 def _lower(items: Iterable[tuple[str, str]]) -> dict[str, str]:
