@@ -22,7 +22,7 @@ from citycredit._internal.client import (
 from citycredit._internal.eligibility import Offer, Reason
 from citycredit._internal.home import Home
 from citycredit._internal.tiers import Tier
-from citycredit._internal.verifier import VerifierConfig
+from citycredit._internal.verifier import Verifier, VerifierConfig
 from citycredit._internal.verify import VerifiedCode
 from citycredit.errors import (
     BundleRollbackError,
@@ -169,7 +169,7 @@ def test_from_gateway_caches_and_revalidates_with_304(gateway: Gateway, anchor: 
 
 def test_from_gateway_refreshes_after_a_revocation(gateway: Gateway, anchor: TrustAnchor, tmp_path: Path) -> None:
     issued = issue(gateway)
-    verifier = verifier_from_gateway(gateway.http_url, anchor=anchor, cache_dir=tmp_path)
+    verifier = Verifier.from_gateway(gateway.http_url, anchor=anchor, cache_dir=tmp_path)
     assert verifier.verify(issued["code"])
     response = httpx.post(f"{gateway.http_url}/v1/cities/{HANGZHOU}/revocations", timeout=30,
                           json={"status_indexes": [issued["status_index"]]},

@@ -34,7 +34,7 @@ from citycredit._internal.eligibility import (
 from citycredit._internal.fake_gateway import InMemoryGateway
 from citycredit._internal.keys import SigningKey
 from citycredit._internal.tiers import Tier
-from citycredit._internal.verifier import VerifierConfig
+from citycredit._internal.verifier import Verifier, VerifierConfig
 from citycredit._internal.verify import VerifiedCode
 from citycredit.errors import (
     BundleRollbackError,
@@ -442,6 +442,7 @@ def test_a_url_builds_a_rest_client(world: InMemoryAlliance, monkeypatch: pytest
     import citycredit._internal.client as client_module
 
     monkeypatch.setattr(client_module, "urllib_send", fake_send)
-    verifier = verifier_from_gateway("http://gw.test/", anchor=world.anchor, clock=Clock())
+    verifier = Verifier.from_gateway("http://gw.test/", anchor=world.anchor, clock=Clock())
+    assert isinstance(verifier, GatewayVerifier)
     assert calls == ["http://gw.test/v1/trust-bundle"] and verifier.version == world.alliance.version
 

@@ -7,11 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from citycredit._internal.bundle import AcceptedBundle, TrustAnchor, TrustSnapshot, open_bundle
 from citycredit._internal.eligibility import Decision, decision_for_error
 from citycredit._internal.verify import VerifiedCode, verify_code
 from citycredit.errors import BundleMalformedError, CodeError, InvalidArgumentError
+
+if TYPE_CHECKING:
+    from citycredit._internal.client import GatewayClient, GatewayVerifier
 
 __all__ = ["Verifier", "VerifierConfig", "to_epoch_s"]
 
@@ -76,6 +80,20 @@ class Verifier:
         except OSError as exc:
             raise BundleMalformedError(f"cannot read the trust bundle {path}: {exc.strerror}") from None
         return cls.from_bundle_bytes(data, anchor=anchor, accepted=accepted, config=config, clock=clock)
+
+    @classmethod
+    def from_gateway(cls, url: str | GatewayClient, *, anchor: TrustAnchor, cache_dir: str | Path | None = None,
+                     config: VerifierConfig | None = None, clock: Callable[[], float] = time.time,
+                     timeout_s: float = 5.0) -> GatewayVerifier:
+        """Follow a gateway's bundle (by ETag), cached in `cache_dir`; `refresh()` pulls changes.
+
+        Refuses rollback below the cached version and keeps working offline from the
+        cache until the bundle's expiry plus `config.grace_s` (see `verifier_from_gateway`).
+        """
+        from citycredit._internal.client import verifier_from_gateway
+
+        return verifier_from_gateway(url, anchor=anchor, cache_dir=cache_dir, config=config, clock=clock,
+                                     timeout_s=timeout_s)
 
     @property
     def snapshot(self) -> TrustSnapshot:
