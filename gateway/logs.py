@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from typing import Any, TextIO
@@ -32,8 +33,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False, default=str)
 
 
-def configure_logging(level: int = logging.INFO, stream: TextIO | None = None) -> None:
-    """Route the gateway's, uvicorn's and Alembic's loggers to JSON lines on stderr (idempotent)."""
+def configure_logging(level: int | None = None, stream: TextIO | None = None) -> None:
+    """Route the gateway's, uvicorn's and Alembic's loggers to JSON lines on stderr (idempotent).
+
+    The level defaults to CITYCREDIT_LOG_LEVEL (e.g. WARNING drops the per-request lines), else INFO.
+    """
+    if level is None:
+        named = logging.getLevelName(os.environ.get("CITYCREDIT_LOG_LEVEL", "INFO").strip().upper())
+        level = named if isinstance(named, int) else logging.INFO
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
     for name in ("citycredit", "uvicorn", "uvicorn.error", "alembic"):
