@@ -38,6 +38,7 @@ REST (OpenAPI at /docs; errors are RFC 9457 problem+json with a `code`):
     POST /v1/cities/{city}/merchant-keys         city office; → {"id", "token"} (shown once)
     POST /v1/credentials/{id}:revoke             city office of the credential's city
     GET  /healthz, GET /metrics                  operations (Prometheus text)
+    GET  /, /merchant, /office                   web pages, when `citycredit.gateway.web` is installed
 
 gRPC serves the `citycredit.v1` services of `proto/citycredit/v1/service.proto`
 with health checking and reflection; credentials go in `authorization` metadata.
