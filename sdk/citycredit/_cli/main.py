@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "citycredit._cli.offers",
     "citycredit._cli.bundle",
     "citycredit._cli.gateway",
+    "citycredit._cli.conformance",
 )
 
 

@@ -1,0 +1,396 @@
+"""Run the vectors against an implementation of the CLI protocol and judge each answer.
+
+An implementation is a command line (`Implementation.argv`); each verify or check
+case runs it once in a subprocess with a timeout, several at a time on a thread
+pool, and compares its exit code and JSON with the vector's expected result.
+Adapter tables run in process against the scheme registry (they are not part of
+the verify/check protocol). Known failures come from a data file; one that
+passes is reported as an error so that the file shrinks as fixes land.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from ._format import LAYERS, Case, iter_cases, load_vectors
+
+__all__ = [
+    "DEFAULT_TIMEOUT_S",
+    "Implementation",
+    "Outcome",
+    "RunResult",
+    "judge_adapter_row",
+    "load_known_failures",
+    "reference_implementation",
+    "run_cases",
+    "run_vectors",
+]
+
+DEFAULT_TIMEOUT_S = 30.0
+KNOWN_FAILURES_FORMAT = "citycredit-known-failures/1"
+_KNOWN_FAILURES = Path(__file__).resolve().parent / "known_failures.json"
+_OUTPUT_LIMIT = 2000  # characters of stdout/stderr kept for a report
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """A command speaking the protocol: `argv + ["verify", ...]`.
+
+    `main`, when given, is called in this process instead (`main(argv[1:]) -> exit code`,
+    printing on sys.stdout), one case at a time: the reference CLI run that way skips
+    interpreter start-up, which makes the test suite quick; the subprocess is the real thing.
+    """
+
+    name: str
+    argv: tuple[str, ...]
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    env: Mapping[str, str] | None = None
+    main: Callable[[list[str]], int] | None = None
+    main_argv: tuple[str, ...] = ()  # what `main` gets before the protocol's arguments
+
+
+def reference_implementation(*, timeout_s: float = DEFAULT_TIMEOUT_S, in_process: bool = False) -> Implementation:
+    """The project's own CLI, `citycredit --json`, run with this interpreter (or in this process)."""
+    main = None
+    if in_process:
+        from citycredit._cli.main import main
+    return Implementation(name="citycredit (reference)", argv=(sys.executable, "-m", "citycredit._cli", "--json"),
+                          timeout_s=timeout_s, main=main, main_argv=("--json",))
+
+
+@dataclass
+class Outcome:
+    """What happened to one case. `status`: pass, fail, known (a known failure still failing),
+    fixed (a known failure that now passes: an error) or skip."""
+
+    case: Case
+    status: str
+    problems: list[str] = field(default_factory=list)
+    argv: list[str] = field(default_factory=list)
+    exit_code: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+    known_reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("pass", "known", "skip")
+
+
+@dataclass
+class RunResult:
+    implementation: str
+    outcomes: list[Outcome]
+    seconds: float
+    stale_known_failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outcomes) and not self.stale_known_failures
+
+    def by_layer(self) -> dict[str, dict[str, int]]:
+        table: dict[str, dict[str, int]] = {}
+        for outcome in self.outcomes:
+            row = table.setdefault(outcome.case.layer, {"pass": 0, "fail": 0, "known": 0, "fixed": 0, "skip": 0})
+            row[outcome.status] += 1
+        order = {layer: i for i, layer in enumerate(LAYERS)}
+        return dict(sorted(table.items(), key=lambda item: order.get(item[0], len(order))))
+
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "implementation": self.implementation,
+            "ok": self.ok,
+            "seconds": round(self.seconds, 2),
+            "layers": self.by_layer(),
+            "failures": [{"case": o.case.name, "status": o.status, "problems": o.problems} for o in self.failures()],
+            "stale_known_failures": self.stale_known_failures,
+        }
+
+
+def load_known_failures(path: Path | None = None) -> dict[str, str]:
+    """Case name → reason, from a `citycredit-known-failures/1` file (the shipped one by default)."""
+    path = path or _KNOWN_FAILURES
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if doc.get("format") != KNOWN_FAILURES_FORMAT:
+        raise ValueError(f"{path}: not a {KNOWN_FAILURES_FORMAT} file")
+    known = {}
+    for entry in doc["failures"]:
+        if not isinstance(entry.get("reason"), str) or not entry["reason"].strip():
+            raise ValueError(f"{path}: known failure {entry.get('case')!r} needs a reason")
+        known[entry["case"]] = entry["reason"]
+    return known
+
+
+# --- judging ---------------------------------------------------------------------------------------
+
+
+def _instant(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _parse_stdout(stdout: str) -> tuple[dict[str, Any] | None, str | None]:
+    text = stdout.strip()
+    if not text:
+        return None, "printed nothing on stdout"
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"stdout is not one JSON object ({exc.msg})"
+    if not isinstance(doc, dict):
+        return None, "stdout is JSON but not an object"
+    return doc, None
+
+
+def _error_code(value: object) -> str | None:
+    """`error` as the protocol has it: {code, message}; a bare code string is read too."""
+    if isinstance(value, Mapping):
+        code = value.get("code")
+        return code if isinstance(code, str) else None
+    return value if isinstance(value, str) else None
+
+
+def judge_protocol(case: Case, exit_code: int, stdout: str) -> list[str]:
+    """Everything wrong with one verify/check answer (empty when it conforms)."""
+    expected = case.expected
+    want = expected["result"]
+    problems = []
+    if exit_code != expected["exit"]:
+        problems.append(f"exit code {exit_code}, expected {expected['exit']}")
+    doc, why = _parse_stdout(stdout)
+    errors = want.get("error") or []
+    needs_json = expected["exit"] in (0, 1) or bool(errors)
+    if doc is None:
+        if needs_json:
+            problems.append(why or "no JSON")
+        return problems
+    if errors:
+        got = _error_code(doc.get("error"))
+        if got not in errors:
+            problems.append(f"error {got!r}, expected {' or '.join(errors)}")
+    if expected["exit"] == 2:
+        return problems  # a refused bundle: nothing more is owed
+    for key, value in want.items():
+        if key == "error":
+            continue
+        got_value = doc.get(key)
+        if key == "expires_at":
+            if _instant(got_value) is None or _instant(got_value) != _instant(value):
+                problems.append(f"expires_at {got_value!r}, expected {value!r}")
+        elif got_value != value:
+            problems.append(f"{key} {got_value!r}, expected {value!r}")
+    if case.kind == "verify" and want.get("valid") is True and doc.get("error") is not None:
+        problems.append(f"error {doc.get('error')!r} on a valid code")
+    return problems
+
+
+def judge_adapter_row(case: Case, rate: Callable[[Mapping[str, Any]], tuple[str, str]]) -> list[str]:
+    """Compare a mapping function's answer for one adapter row. `rate` returns (tier name, band)
+    or raises an exception carrying a catalogue `code`."""
+    assert case.row is not None
+    expected = case.row["expected"]
+    try:
+        tier, band = rate(case.row["record"])
+    except Exception as exc:
+        code = getattr(exc, "code", type(exc).__name__)
+        if "error" in expected:
+            return [] if code == expected["error"] else [f"error {code}, expected {expected['error']}"]
+        return [f"refused with {code}: {exc}; expected {expected['tier']} ({expected['band']})"]
+    if "error" in expected:
+        return [f"mapped to {tier} ({band}); expected the error {expected['error']}"]
+    problems = []
+    if tier != expected["tier"]:
+        problems.append(f"tier {tier}, expected {expected['tier']}")
+    if band != expected["band"]:
+        problems.append(f"band {band!r}, expected {expected['band']!r}")
+    return problems
+
+
+# --- running ---------------------------------------------------------------------------------------
+
+
+def _protocol_args(case: Case, workdir: Path) -> list[str]:
+    vector = case.vector
+    context = vector.doc["context"]
+    argv = [case.kind, "--bundle", str(vector.file(context["bundle"])), "--at", context["clock"]]
+    if case.kind == "check":
+        argv += ["--offer", context["offer"]]
+    if "state" in context:
+        state = workdir / "state.json"  # a fresh copy: the implementation may move it forward
+        shutil.copyfile(vector.file(context["state"]), state)
+        argv += ["--state", str(state)]
+    return [*argv, "--", vector.code()]
+
+
+_IN_PROCESS = threading.Lock()
+
+
+def _call_in_process(main: Callable[[list[str]], int], argv: list[str]) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with _IN_PROCESS, contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code if isinstance(exc.code, int) else 2
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def _run_protocol_case(case: Case, implementation: Implementation) -> Outcome:
+    with tempfile.TemporaryDirectory(prefix="citycredit-case-") as tmp:
+        args = _protocol_args(case, Path(tmp))
+        argv = [*implementation.argv, *args]
+        started = time.perf_counter()
+        if implementation.main is not None:
+            code, out, err = _call_in_process(implementation.main, [*implementation.main_argv, *args])
+            problems = judge_protocol(case, code, out)
+            return Outcome(case, "fail" if problems else "pass", problems, argv, code, out[:_OUTPUT_LIMIT],
+                           err[:_OUTPUT_LIMIT], time.perf_counter() - started)
+        env = None if implementation.env is None else {**os.environ, **implementation.env}
+        try:
+            proc = subprocess.run(argv, capture_output=True, timeout=implementation.timeout_s, cwd=tmp, env=env,
+                                  check=False)
+        except subprocess.TimeoutExpired:
+            return Outcome(case, "fail", [f"timed out after {implementation.timeout_s:g} s"], argv,
+                           seconds=time.perf_counter() - started)
+        except OSError as exc:
+            return Outcome(case, "fail", [f"cannot run the implementation: {exc}"], argv)
+    stdout = proc.stdout.decode("utf-8", "replace")
+    stderr = proc.stderr.decode("utf-8", "replace")
+    problems = judge_protocol(case, proc.returncode, stdout)
+    return Outcome(case, "fail" if problems else "pass", problems, argv, proc.returncode, stdout[:_OUTPUT_LIMIT],
+                   stderr[:_OUTPUT_LIMIT], time.perf_counter() - started)
+
+
+def _adapter_rater(schemes_dir: Path | None) -> Callable[[Case], list[str]]:
+    from citycredit.adapters import load_registry
+
+    registry = load_registry(schemes_dir)
+
+    def run(case: Case) -> list[str]:
+        context = case.vector.doc["context"]
+        scheme = registry.resolve_city(context["city"])
+        if (scheme.scheme_id, scheme.version) != (context["scheme_id"], context["version"]):
+            return [f"the registry has {scheme.scheme_id} v{scheme.version}; the vectors pin "
+                    f"{context['scheme_id']} v{context['version']}"]
+
+        def rate(record: Mapping[str, Any]) -> tuple[str, str]:
+            rating = scheme.map(record)
+            return rating.tier.name, rating.band
+
+        return judge_adapter_row(case, rate)
+
+    return run
+
+
+class _Progress:
+    """A plain-text progress bar on stderr: redrawn in place on a terminal, a line per tenth otherwise."""
+
+    def __init__(self, total: int, stream: TextIO | None) -> None:
+        self.total, self.stream, self.done, self.failed = total, stream, 0, 0
+        self.tty = bool(stream and stream.isatty())
+        self._last_tenth = -1
+
+    def step(self, outcome: Outcome) -> None:
+        self.done += 1
+        self.failed += 0 if outcome.ok else 1
+        if self.stream is None or not self.total:
+            return
+        width = 30
+        filled = width * self.done // self.total
+        line = f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} cases, {self.failed} failed"
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if self.done == self.total else ""))
+            self.stream.flush()
+        elif (tenth := 10 * self.done // self.total) != self._last_tenth:
+            self._last_tenth = tenth
+            print(line, file=self.stream, flush=True)
+
+
+def run_cases(cases: Sequence[Case], implementation: Implementation, *, jobs: int | None = None,
+              known_failures: Mapping[str, str] | None = None, schemes_dir: Path | None = None,
+              run_adapters: bool = True, progress: TextIO | None = None) -> RunResult:
+    """Run `cases` and judge each; see the module docstring."""
+    started = time.perf_counter()
+    known = dict(known_failures or {})
+    progress_bar = _Progress(len(cases), progress)
+    adapter_run: Callable[[Case], list[str]] | None = None
+    if run_adapters and any(c.kind == "adapter" for c in cases):
+        try:
+            adapter_run = _adapter_rater(schemes_dir)
+        except ImportError:
+            adapter_run = None
+
+    def one(case: Case) -> Outcome:
+        if case.kind == "adapter":
+            if adapter_run is None:
+                outcome = Outcome(case, "skip", ["adapter tables are checked in process, not through the "
+                                                 "verify/check protocol"])
+            else:
+                problems = adapter_run(case)
+                outcome = Outcome(case, "fail" if problems else "pass", problems)
+        else:
+            outcome = _run_protocol_case(case, implementation)
+        reason = known.get(case.name)
+        if reason is not None and outcome.status != "skip":
+            outcome.known_reason = reason
+            if outcome.status == "fail":
+                outcome.status = "known"
+            else:
+                outcome.status = "fixed"
+                outcome.problems = [f"listed as a known failure ({reason}) but it passes: "
+                                    "remove it from the known failures file"]
+        return outcome
+
+    workers = max(1, jobs or min(8, 2 * (os.cpu_count() or 2)))
+    outcomes: list[Outcome] = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for outcome in pool.map(one, cases):
+            outcomes.append(outcome)
+            progress_bar.step(outcome)
+    names = {c.name for c in cases}
+    stale = sorted(name for name in known if name not in names and _in_selection(name, cases))
+    return RunResult(implementation.name, outcomes, time.perf_counter() - started, stale)
+
+
+def _in_selection(name: str, cases: Iterable[Case]) -> bool:
+    """Whether a known failure's layer was run at all (a filtered run cannot call it stale)."""
+    layer = name.split("/", 1)[0]
+    return any(c.layer == layer for c in cases)
+
+
+def run_vectors(implementation: Implementation | None = None, *, vectors: Path | None = None,
+                layers: Sequence[str] | None = None, known_failures: Mapping[str, str] | None = None,
+                jobs: int | None = None, schemes_dir: Path | None = None,
+                progress: TextIO | None = None) -> RunResult:
+    """Load the vectors and run them (against the reference by default)."""
+    reference = implementation is None
+    implementation = implementation or reference_implementation()
+    if known_failures is None and reference:
+        known_failures = load_known_failures()
+    cases = list(iter_cases(load_vectors(vectors), layers))
+    return run_cases(cases, implementation, jobs=jobs, known_failures=known_failures, schemes_dir=schemes_dir,
+                     run_adapters=reference or schemes_dir is not None, progress=progress)
