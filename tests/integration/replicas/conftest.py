@@ -53,7 +53,7 @@ def start_replica(home: Path, dsn: str, *, timeout_s: float = _START_TIMEOUT_S) 
     """Start `citycredit up --db DSN --home HOME` on free ports and wait until it serves."""
     env = {**os.environ, "CITYCREDIT_RATE_PER_S": "100000", "CITYCREDIT_RATE_BURST": "100000",
            "CITYCREDIT_REFRESH_INTERVAL_S": "0.5", "CITYCREDIT_SHUTDOWN_GRACE_S": "2", "PYTHONUNBUFFERED": "1"}
-    argv = [sys.executable, "-m", "citycredit._cli", "up", "--db", dsn, "--home", str(home),
+    argv = [sys.executable, "-m", "citycredit", "up", "--db", dsn, "--home", str(home),
             "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0"]
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True, env=env)
