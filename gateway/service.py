@@ -23,7 +23,6 @@ from citycredit._gen.citycredit.v1 import bundle_pb2
 from citycredit._internal.alliance import Alliance, KeyRecord
 from citycredit._internal.bundle import TrustAnchor, TrustSnapshot, open_bundle
 from citycredit._internal.eligibility import (
-    Agreement,
     Catalogue,
     Decision,
     Offer,
@@ -72,7 +71,7 @@ from citycredit.gateway.models import (
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-__all__ = ["GatewayService", "Published", "RedeemOutcome", "catalogue_for"]
+__all__ = ["GatewayService", "Published", "RedeemOutcome"]
 
 log = logging.getLogger("citycredit.gateway")
 
@@ -103,14 +102,6 @@ class RedeemOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         return {"decision": self.decision.to_dict(), "redemption_id": self.redemption_id, "replayed": self.replayed}
-
-
-def catalogue_for(snapshot: TrustSnapshot) -> Catalogue:
-    """The offers and agreements of a bundle, indexed; member cities with a tier policy have rules."""
-    body = snapshot.body
-    return Catalogue.build(offers=[Offer.from_proto(o) for o in body.offers],
-                           agreements=[Agreement.from_proto(a) for a in body.agreements],
-                           members=[c.city for c in body.cities if c.HasField("tier_policy")])
 
 
 class GatewayService:
@@ -188,7 +179,7 @@ class GatewayService:
             snapshot = open_bundle(data, anchor=anchor, now_s=self.now_s(), grace_s=self.config.grace_s + 10**9,
                                    accepted=None if current is None else current.snapshot.accepted)
             self._published = Published(version=version, data=data, snapshot=snapshot,
-                                        catalogue=catalogue_for(snapshot))
+                                        catalogue=snapshot.catalogue)
         self.metrics.set("citycredit_bundle_version", version)
         log.info("trust bundle adopted", extra={"fields": {"version": version, "bytes": len(data)}})
 

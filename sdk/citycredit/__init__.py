@@ -10,6 +10,8 @@ Merchants need one import::
 """
 
 from citycredit._internal.bundle import AcceptedBundle, TrustAnchor, TrustSnapshot
+from citycredit._internal.client import BundleFetch, GatewayClient, GatewayVerifier, Redemption
+from citycredit._internal.eligibility import Agreement, Category, Decision, Offer, Reason
 from citycredit._internal.issue import IssuedCode, Issuer, holder_pseudonym
 from citycredit._internal.keys import Algorithm, SigningKey, VerifyingKey
 from citycredit._internal.tiers import Tier
@@ -19,11 +21,20 @@ from citycredit.errors import CityCreditError, CodeError
 
 __all__ = [
     "AcceptedBundle",
+    "Agreement",
     "Algorithm",
+    "BundleFetch",
+    "Category",
     "CityCreditError",
     "CodeError",
+    "Decision",
+    "GatewayClient",
+    "GatewayVerifier",
     "IssuedCode",
     "Issuer",
+    "Offer",
+    "Reason",
+    "Redemption",
     "SigningKey",
     "Tier",
     "TrustAnchor",

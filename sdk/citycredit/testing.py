@@ -11,12 +11,13 @@ from collections.abc import Sequence
 
 from citycredit._internal.alliance import Alliance, CityRecord, KeyRecord
 from citycredit._internal.bundle import TrustAnchor
+from citycredit._internal.fake_gateway import InMemoryGateway
 from citycredit._internal.issue import IssuedCode, Issuer
 from citycredit._internal.keys import Algorithm, SigningKey
 from citycredit._internal.tiers import Tier
 from citycredit._internal.verifier import Verifier, VerifierConfig
 
-__all__ = ["DEFAULT_CITIES", "InMemoryAlliance"]
+__all__ = ["DEFAULT_CITIES", "InMemoryAlliance", "InMemoryGateway"]
 
 DEFAULT_CITIES: tuple[tuple[int, str, str, str], ...] = (
     (330100, "hangzhou", "杭州", "Hangzhou"),

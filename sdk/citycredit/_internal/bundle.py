@@ -188,7 +188,10 @@ class TrustSnapshot:
 
     @property
     def catalogue(self) -> Catalogue:
-        """The bundle's offers and agreements, indexed for decisions (built on first use)."""
+        """The bundle's offers and agreements, indexed for decisions (built on first use).
+
+        Only member cities with a tier policy have rules: their thresholds mean something on the ladder.
+        """
         if self._catalogue is None:
             from citycredit._internal.eligibility import Agreement, Catalogue, Offer
 
@@ -196,7 +199,7 @@ class TrustSnapshot:
                 self._catalogue = Catalogue.build(
                     offers=[Offer.from_proto(o) for o in self.body.offers],
                     agreements=[Agreement.from_proto(a) for a in self.body.agreements],
-                    members=self.cities)
+                    members=[c.city for c in self.body.cities if c.HasField("tier_policy")])
             except CityCreditError as exc:
                 raise BundleMalformedError(f"the bundle's offers or agreements are invalid: {exc.message}") from None
         return self._catalogue

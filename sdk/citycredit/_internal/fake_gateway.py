@@ -21,9 +21,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from citycredit._cli.codes import verification_json
-from citycredit._internal.bundle import AcceptedBundle, TrustAnchor, TrustSnapshot, open_bundle
+from citycredit._internal.bundle import AcceptedBundle, TrustAnchor, open_bundle
 from citycredit._internal.client import BUNDLE_MEDIA_TYPE, HttpRequest, HttpResponse
-from citycredit._internal.eligibility import Agreement, Catalogue, Offer, decision_for_error, period_key
+from citycredit._internal.eligibility import decision_for_error, period_key
 from citycredit._internal.verify import verify_code
 from citycredit.errors import (
     BundleError,
@@ -65,7 +65,7 @@ class InMemoryGateway:
         """Serve this bundle from now on; it may be older than the last one (to test rollback refusal)."""
         snapshot = open_bundle(bundle, anchor=self.anchor, now_s=int(self.clock()), grace_s=10**9)
         self._data, self._snapshot = bundle, snapshot
-        self._catalogue = catalogue_for(snapshot)
+        self._catalogue = snapshot.catalogue
 
     @property
     def version(self) -> int:
@@ -175,14 +175,6 @@ _ROUTES: dict[tuple[str, str], Callable[[InMemoryGateway, HttpRequest], HttpResp
     ("POST", "/v1/eligibility:check"): InMemoryGateway._check,
     ("POST", "/v1/redemptions"): InMemoryGateway._redeem,
 }
-
-
-def catalogue_for(snapshot: TrustSnapshot) -> Catalogue:
-    """The bundle's offers and agreements, indexed; member cities with a tier policy have rules."""
-    body = snapshot.body
-    return Catalogue.build(offers=[Offer.from_proto(o) for o in body.offers],
-                           agreements=[Agreement.from_proto(a) for a in body.agreements],
-                           members=[c.city for c in body.cities if c.HasField("tier_policy")])
 
 
 def _body(request: HttpRequest, required: set[str], optional: set[str]) -> dict[str, Any]:
