@@ -22,7 +22,8 @@ from benchmarks.harness import Figure, Settings, render_table
 __all__ = ["MODULES", "environment", "load_modules", "main"]
 
 # Run order; each is `benchmarks.<name>` with NAME, FIGURES and run(ctx), optionally unavailable().
-MODULES = ("verify", "eligibility", "peers", "size", "issuance", "scale")
+MODULES = ("verify", "eligibility", "peers", "size", "issuance", "scale", "gateway_grpc", "gateway_rest",
+           "redemption")
 _PACKAGES = ("cryptography", "protobuf", "pycose", "cbor2", "PyJWT", "segno", "grpcio", "fastapi", "uvicorn",
              "httpx", "psycopg")
 
@@ -76,12 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(settings)
     started = time.monotonic()
     figures: list[Figure] = []
-    for module in modules:
-        t0 = time.monotonic()
-        produced = _run_module(module, ctx)
-        figures.extend(produced)
-        print(f"# {module.NAME}: {len(produced)} figure(s) in {time.monotonic() - t0:.1f} s", file=sys.stderr,
-              flush=True)
+    with ctx.resources:
+        for module in modules:
+            t0 = time.monotonic()
+            produced = _run_module(module, ctx)
+            figures.extend(produced)
+            print(f"# {module.NAME}: {len(produced)} figure(s) in {time.monotonic() - t0:.1f} s", file=sys.stderr,
+                  flush=True)
     elapsed = time.monotonic() - started
 
     command = "python -m benchmarks" + ("" if argv is None and len(sys.argv) <= 1 else " " + " ".join(

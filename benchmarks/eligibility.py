@@ -74,7 +74,8 @@ def run(ctx: Context) -> list[Figure]:
     if "ELIGIBLE" not in outcomes or any(reason.startswith("CODE_") for reason in outcomes):
         raise RuntimeError(f"unexpected decisions: {dict(outcomes)}")
     batch = check_batch(verifier, pairs)
-    paired = paired_rounds(batch, raw_verify_batch(signed.federation, signed.codes), rounds=ctx.settings.rounds)
+    raw = raw_verify_batch(signed.federation.public_keys(), signed.codes)
+    paired = paired_rounds(batch, raw, rounds=ctx.settings.rounds)
     return [throughput_figure(
         "sdk.ed25519.verify_decide", paired, ops=len(signed.codes), unit="codes/s", baseline_name="raw",
         target=TARGET, note=f"Verifier.check(code, offer) on {len(signed.codes)} distinct codes, 20 offers, "

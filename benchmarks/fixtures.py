@@ -6,12 +6,14 @@ and the in-memory `Alliance`, exactly as a city office and a merchant would.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from citycredit import Algorithm, Issuer, SigningKey, Tier, TrustAnchor, Verifier
+from citycredit._gen.citycredit.v1 import bundle_pb2
 from citycredit._internal.alliance import Alliance, CityRecord, KeyRecord
 from citycredit._internal.codec import SIGNING_CONTEXT, decode_envelope
 from citycredit._internal.statuslist import MIN_STATUS_LIST_SIZE, StatusBits
@@ -68,6 +70,9 @@ class Federation:
     cities: list[CityFixture]
     now_s: int
 
+    def public_keys(self) -> dict[bytes, tuple[Algorithm, bytes]]:
+        return {f.key.kid: (f.key.algorithm, f.key.spki) for f in self.cities}
+
     def publish(self) -> bytes:
         return self.alliance.publish(self.signers, now_s=self.now_s, ttl_s=BUNDLE_TTL_S)
 
@@ -107,7 +112,9 @@ def build_federation(algorithm: Algorithm, *, status_list_size: int = MIN_STATUS
         alliance.add_city(CityRecord(
             city=city, slug=slug, name_zh=scheme, name_en=slug.title(),
             keys=[KeyRecord(algorithm=algorithm, spki=key.spki, not_before_s=now - 86400)],
-            status=StatusBits(status_list_size)))
+            status=StatusBits(status_list_size),
+            # A tier policy makes the city a full member with same-city rules (see TrustSnapshot.catalogue).
+            tier_policy=bundle_pb2.TierPolicy(scheme=slug, version=1, digest=bytes(32), confirmed=False)))
         cities.append(CityFixture(city=city, scheme=scheme, key=key, issuer=Issuer(
             city=city, key=key, holder_secret=secrets.token_bytes(32), status_list_size=status_list_size)))
     return Federation(alliance=alliance, anchor=anchor, signers=governance[:2], cities=cities, now_s=now)
@@ -129,33 +136,30 @@ def issue_codes(federation: Federation, count: int, *, status_range: tuple[int, 
 _ECDSA = ec.ECDSA(hashes.SHA256())
 
 
-def raw_verify_batch(federation: Federation, codes: Sequence[str]) -> Callable[[], None]:
+def raw_verify_batch(keys: Mapping[bytes, tuple[Algorithm, bytes]], codes: Sequence[str]) -> Callable[[], None]:
     """The limit: `cryptography` verifying the same signatures over the same bytes, nothing else.
 
-    Keys are loaded and P-256 signatures converted to DER beforehand, so the
-    batch is only the library's verify calls.
+    `keys` maps each kid to its algorithm and SPKI. Keys are loaded and P-256
+    signatures converted to DER beforehand, so the batch is only the library's
+    verify calls.
     """
-    public = {f.key.kid: serialization.load_der_public_key(f.key.spki) for f in federation.cities}
-    algorithm = federation.cities[0].key.algorithm
-    items = []
+    public = {kid: serialization.load_der_public_key(spki) for kid, (_, spki) in keys.items()}
+    ed25519_items, p256_items = [], []
     for code in codes:
         envelope = decode_envelope(code)
         message = SIGNING_CONTEXT + envelope.payload
-        if algorithm is Algorithm.P256:
-            sig = encode_dss_signature(int.from_bytes(envelope.signature[:32], "big"),
-                                       int.from_bytes(envelope.signature[32:], "big"))
+        verify = public[envelope.kid].verify
+        if keys[envelope.kid][0] is Algorithm.P256:
+            p256_items.append((verify, encode_dss_signature(int.from_bytes(envelope.signature[:32], "big"),
+                                                            int.from_bytes(envelope.signature[32:], "big")), message))
         else:
-            sig = envelope.signature
-        items.append((public[envelope.kid].verify, sig, message))
+            ed25519_items.append((verify, envelope.signature, message))
 
-    if algorithm is Algorithm.P256:
-        def batch() -> None:
-            for verify, sig, message in items:
-                verify(sig, message, _ECDSA)
-    else:
-        def batch() -> None:
-            for verify, sig, message in items:
-                verify(sig, message)
+    def batch() -> None:
+        for verify, sig, message in ed25519_items:
+            verify(sig, message)
+        for verify, sig, message in p256_items:
+            verify(sig, message, _ECDSA)  # type: ignore[call-arg]
     return batch
 
 
@@ -183,6 +187,8 @@ class Context:
     """What one run shares between benchmark modules, built on first use."""
 
     settings: Settings
+    # Servers and temporary directories that live until the end of the run.
+    resources: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _signed: dict[Algorithm, Signed] = field(default_factory=dict)
 
     def signed(self, algorithm: Algorithm) -> Signed:

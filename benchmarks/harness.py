@@ -44,17 +44,18 @@ class Settings:
     peer_codes: int  # distinct codes per batch for the (slow) peer pipelines
     issue_codes: int  # codes signed per issuance batch
     gateway_requests: int  # requests per gateway batch
+    gateway_rounds: int  # paired rounds for the (slower) gateway comparisons
     gateway_seconds: float  # hard cap on one gateway load phase
 
     @classmethod
     def full(cls) -> Settings:
         return cls(quick=False, rounds=15, codes=2000, peer_codes=600, issue_codes=1000,
-                   gateway_requests=2000, gateway_seconds=30.0)
+                   gateway_requests=1000, gateway_rounds=7, gateway_seconds=30.0)
 
     @classmethod
     def smoke(cls) -> Settings:
         return cls(quick=True, rounds=5, codes=300, peer_codes=100, issue_codes=200,
-                   gateway_requests=200, gateway_seconds=5.0)
+                   gateway_requests=120, gateway_rounds=3, gateway_seconds=5.0)
 
 
 @dataclass(frozen=True)
