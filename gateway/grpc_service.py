@@ -109,7 +109,8 @@ class VerificationServicer(_Base, service_pb2_grpc.VerificationServiceServicer):
     async def VerifyCode(self, request: service_pb2.VerifyCodeRequest,
                          context: grpc.aio.ServicerContext) -> service_pb2.VerifyCodeResponse:
         return await self._run(context, "VerifyCode", lambda: service_pb2.VerifyCodeResponse(
-            verification=self._one(request.code, request.at)), thread=False)
+            verification=verification_proto(*self.service.verify_readable(request.code, at_s=request.at or None))),
+                               thread=False)
 
     async def VerifyCodes(self, request: service_pb2.VerifyCodesRequest,
                           context: grpc.aio.ServicerContext) -> service_pb2.VerifyCodesResponse:

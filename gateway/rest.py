@@ -307,7 +307,7 @@ def build_app(service: GatewayService) -> FastAPI:
 
     @app.post("/v1/codes:verify", tags=["verification"], summary="Verify one code")
     def verify(body: VerifyBody) -> dict[str, Any]:
-        return verification_json(*service.verify(body.code, at_s=_at(body.at)))
+        return verification_json(*service.verify_readable(body.code, at_s=_at(body.at)))
 
     @app.post("/v1/codes:batchVerify", tags=["verification"], summary="Verify many codes, answers in order")
     def batch_verify(body: BatchVerifyBody) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from citycredit.errors import (
     CityCreditError,
     CityUnknownError,
     CodeError,
+    CodeUnreadableError,
     ConflictError,
     InvalidArgumentError,
     NotFoundError,
@@ -279,6 +280,14 @@ class GatewayService:
         self.metrics.inc("citycredit_verifications_total", result="valid")
         return result, None
 
+    def verify_readable(self, code: str, *, at_s: int | None = None,
+                        ) -> tuple[VerifiedCode | None, CityCreditError | None]:
+        """`verify` for a request about one code: input that is not a credit code at all is a request error."""
+        result, error = self.verify(code, at_s=at_s)
+        if isinstance(error, CodeUnreadableError):
+            raise error
+        return result, error
+
     def offers(self, city: int | None = None) -> list[Offer]:
         return self.published.catalogue.find(city=city)
 
@@ -287,7 +296,7 @@ class GatewayService:
         published = self.published
         offer = published.catalogue.offer(offer_id)
         now = self.now_s() if at_s is None else at_s
-        holder, error = self.verify(code, at_s=now)
+        holder, error = self.verify_readable(code, at_s=now)
         if holder is None:
             assert error is not None
             return decision_for_error(error, offer_id)
@@ -314,7 +323,7 @@ class GatewayService:
             raise PermissionDeniedError(f"a merchant key of venue {principal.venue!r} cannot redeem at {offer.venue!r}")
         request_hash = hashlib.sha256(json.dumps([code, offer_id]).encode()).hexdigest()
         now = self.now_s()
-        holder, error = self.verify(code, at_s=now)
+        holder, error = self.verify_readable(code, at_s=now)
         period = period_key(offer.quota.period, now) if offer.quota is not None else _NO_PERIOD
 
         def work(session: Session) -> RedeemOutcome:

@@ -18,6 +18,7 @@
   const redeemError = byId("redeem-error");
   const redeemResult = byId("redeem-result");
   const apiKeyStore = CC.stored("citycredit.merchantKey");
+  const UNREADABLE = new Set(["CC_TOO_LONG", "CC_PREFIX", "CC_BASE45", "CC_MALFORMED"]);
   const offerPref = CC.stored("citycredit.offer", "local");
 
   const offers = new Map();
@@ -121,11 +122,19 @@
     offerPref.set(offerId);
     setBusy(checkButton, true);
     try {
+      // Text that is not a credit code at all is a request error (4xx) for the gateway; here it is
+      // shown like any refused code.
       const [verification, decision] = await Promise.all([
-        api("POST", "/v1/codes:verify", { body: { code } }),
+        api("POST", "/v1/codes:verify", { body: { code } }).catch((err) => {
+          if (UNREADABLE.has(err.code)) return { valid: false, error: { code: err.code, message: err.detail } };
+          throw err;
+        }),
         api("POST", "/v1/eligibility:check", { body: { code, offer_id: offerId } }).catch((err) => {
           if (err.code === "CC_OFFER_UNKNOWN") {
             return { eligible: false, reason: "OFFER_UNKNOWN", offer: offerId, detail: err.detail, unknown: true };
+          }
+          if (UNREADABLE.has(err.code)) {
+            return { eligible: false, reason: "CODE_INVALID", offer: offerId, detail: err.detail, error: err.code };
           }
           throw err;
         }),

@@ -4,10 +4,11 @@
 
     CityCreditError                      base: stable `code`, gRPC status, HTTP status
     ├── CodeError                        a credit code was refused
-    │   ├── CodeTooLongError             CC_TOO_LONG
-    │   ├── CodePrefixError              CC_PREFIX
-    │   ├── CodeBase45Error              CC_BASE45
-    │   ├── CodeMalformedError           CC_MALFORMED
+    │   ├── CodeUnreadableError          not a credit code at all (a request error on the gateway)
+    │   │   ├── CodeTooLongError         CC_TOO_LONG
+    │   │   ├── CodePrefixError          CC_PREFIX
+    │   │   ├── CodeBase45Error          CC_BASE45
+    │   │   └── CodeMalformedError       CC_MALFORMED
     │   ├── KeyUnknownError              CC_KEY_UNKNOWN
     │   ├── SignatureInvalidError        CC_SIGNATURE_INVALID
     │   ├── KeyNotValidError             CC_KEY_NOT_VALID
@@ -60,6 +61,7 @@ __all__ = [
     "CodePrefixError",
     "CodeRevokedError",
     "CodeTooLongError",
+    "CodeUnreadableError",
     "ConflictError",
     "InvalidArgumentError",
     "KeyNotValidError",
@@ -138,23 +140,31 @@ class CodeError(CityCreditError):
     http_status = 422
 
 
-class CodeTooLongError(CodeError):
+class CodeUnreadableError(CodeError):
+    """The input is not a credit code at all: too long, unprefixed, not Base45, not the envelope.
+
+    A service answers these as bad requests, while a readable code that fails
+    (bad signature, expired, revoked) gets a verdict.
+    """
+
+
+class CodeTooLongError(CodeUnreadableError):
     code = "CC_TOO_LONG"
     title = "the code is longer than 1,024 characters"
     http_status = 413
 
 
-class CodePrefixError(CodeError):
+class CodePrefixError(CodeUnreadableError):
     code = "CC_PREFIX"
     title = "the code does not start with CC1:"
 
 
-class CodeBase45Error(CodeError):
+class CodeBase45Error(CodeUnreadableError):
     code = "CC_BASE45"
     title = "the code is not valid Base45"
 
 
-class CodeMalformedError(CodeError):
+class CodeMalformedError(CodeUnreadableError):
     code = "CC_MALFORMED"
     title = "the code's contents are malformed"
 

@@ -9,6 +9,7 @@ import grpc
 import httpx
 import pytest
 from citycredit._gen.citycredit.v1 import bundle_pb2, offer_pb2, service_pb2, service_pb2_grpc
+from citycredit._internal.base45 import b45decode, b45encode
 from citycredit._internal.keys import SigningKey
 from citycredit.gateway import Gateway
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -46,8 +47,14 @@ def test_verify_unary_batch_and_stream(channel: grpc.Channel, http: httpx.Client
     stub = service_pb2_grpc.VerificationServiceStub(channel)
     one = stub.VerifyCode(service_pb2.VerifyCodeRequest(code=code)).verification
     assert one.valid and one.city == HANGZHOU and one.tier == 5 and len(one.holder) == 16
-    bad = stub.VerifyCode(service_pb2.VerifyCodeRequest(code="CC1:x")).verification
-    assert not bad.valid and bad.error.code.startswith("CC_")
+    with pytest.raises(grpc.RpcError) as unreadable:  # not a credit code at all: a request error
+        stub.VerifyCode(service_pb2.VerifyCodeRequest(code="CC1:x"))
+    assert unreadable.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert dict(unreadable.value.trailing_metadata())["cc-error-code"] == "CC_BASE45"
+    raw = b45decode(code[4:])
+    forged = "CC1:" + b45encode(raw[:-1] + bytes([raw[-1] ^ 1]))
+    bad = stub.VerifyCode(service_pb2.VerifyCodeRequest(code=forged)).verification
+    assert not bad.valid and bad.error.code == "CC_SIGNATURE_INVALID"
     many = stub.VerifyCodes(service_pb2.VerifyCodesRequest(codes=[code, "nope"])).verifications
     assert [v.valid for v in many] == [True, False]
     stream = stub.VerifyCodeStream(iter([service_pb2.VerifyCodeStreamRequest(code=c) for c in (code, "x", code)]))

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from citycredit._internal.base45 import b45decode, b45encode
 from citycredit.gateway import Gateway
 
 from .conftest import HANGZHOU, QUOTA_OFFER, QUZHOU, assert_problem, bearer, issue
@@ -52,9 +53,14 @@ def test_quota_runs_out_with_a_reason(http: httpx.Client, gateway: Gateway) -> N
 def test_refused_codes_are_recorded_as_decisions(http: httpx.Client, gateway: Gateway) -> None:
     low = issue(http, gateway, record={"score": 560})["code"]
     assert _redeem(http, gateway, low, "low-1").json()["decision"]["reason"] == "TIER_TOO_LOW"
-    broken = _redeem(http, gateway, "CC1:nonsense", "broken-1").json()
-    assert broken["decision"]["reason"] == "CODE_INVALID" and broken["decision"]["error"].startswith("CC_")
-    assert broken["redemption_id"] is None
+    raw = b45decode(issue(http, gateway)["code"][4:])
+    forged = "CC1:" + b45encode(raw[:-1] + bytes([raw[-1] ^ 1]))
+    refused = _redeem(http, gateway, forged, "forged-1").json()
+    assert refused["decision"]["reason"] == "CODE_INVALID" and refused["decision"]["error"] == "CC_SIGNATURE_INVALID"
+    assert refused["redemption_id"] is None
+    # Text that is no code at all is a bad request, and nothing is stored under its idempotency key.
+    assert_problem(_redeem(http, gateway, "CC1:nonsense", "broken-1"), 422, "CC_BASE45")
+    assert _redeem(http, gateway, low, "broken-1").json()["decision"]["reason"] == "TIER_TOO_LOW"
 
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from citycredit._internal.base45 import b45encode
+from citycredit._internal.base45 import b45decode, b45encode
 from citycredit._internal.bundle import open_bundle
 from citycredit._internal.home import Home
 from citycredit.gateway import Gateway
@@ -52,14 +52,20 @@ def test_verify_at_a_later_time_says_expired(http: httpx.Client, gateway: Gatewa
     assert expired["error"]["code"] == "CC_EXPIRED"
 
 
-def test_broken_codes_are_verdicts_with_their_code(http: httpx.Client) -> None:
-    cases = {"hello": "CC_PREFIX", "CC1:%%%%": "CC_BASE45", "CC1:" + "A" * 2000: "CC_TOO_LONG",
-             GARBAGE: "CC_MALFORMED"}
-    for code, expected in cases.items():
-        response = http.post("/v1/codes:verify", json={"code": code})
-        assert response.status_code == 200
-        body = response.json()
-        assert body["valid"] is False and body["error"]["code"] == expected, (code, body)
+def test_broken_codes_are_request_errors_with_their_code(http: httpx.Client, gateway: Gateway) -> None:
+    cases = {"hello": (422, "CC_PREFIX"), "CC1:%%%%": (422, "CC_BASE45"), "CC1:" + "A" * 2000: (413, "CC_TOO_LONG"),
+             GARBAGE: (422, "CC_MALFORMED")}
+    for code, (status, expected) in cases.items():
+        assert_problem(http.post("/v1/codes:verify", json={"code": code}), status, expected)
+        assert_problem(http.post("/v1/eligibility:check", json={"code": code, "offer_id": QUOTA_OFFER}),
+                       status, expected)
+    # A readable code that fails is a verdict, not a request error.
+    good = issue(http, gateway)["code"]
+    raw = b45decode(good[4:])
+    forged = "CC1:" + b45encode(raw[:-1] + bytes([raw[-1] ^ 1]))  # the last byte of the signature
+    response = http.post("/v1/codes:verify", json={"code": forged})
+    assert response.status_code == 200
+    assert response.json()["valid"] is False and response.json()["error"]["code"] == "CC_SIGNATURE_INVALID"
 
 
 def test_batch_verify_answers_in_order(http: httpx.Client, gateway: Gateway) -> None:
@@ -92,8 +98,9 @@ def test_check_visitor_under_agreement_and_reasons(http: httpx.Client, gateway: 
                                 json={"code": visitor, "offer_id": "wenzhou-library-15-books"}).json()
     assert wenzhou_visitor["reason"] == "NO_AGREEMENT"
 
-    broken = http.post("/v1/eligibility:check", json={"code": GARBAGE, "offer_id": QUOTA_OFFER}).json()
-    assert broken["eligible"] is False and broken["reason"] == "CODE_INVALID" and broken["error"] == "CC_MALFORMED"
+    expired = http.post("/v1/eligibility:check", json={"code": visitor, "offer_id": QUOTA_OFFER,
+                                                        "at": gateway.config.now_s() + 3600}).json()
+    assert expired["eligible"] is False and expired["reason"] == "CODE_EXPIRED" and expired["error"] == "CC_EXPIRED"
 
 
 def test_check_unknown_offer_is_404(http: httpx.Client, gateway: Gateway) -> None:
