@@ -62,6 +62,8 @@ class Implementation:
     env: Mapping[str, str] | None = None
     main: Callable[[list[str]], int] | None = None
     main_argv: tuple[str, ...] = ()  # what `main` gets before the protocol's arguments
+    # The project's own CLI: its known failures file applies, and the adapter tables run in process.
+    reference: bool = False
 
 
 def reference_implementation(*, timeout_s: float = DEFAULT_TIMEOUT_S, in_process: bool = False) -> Implementation:
@@ -70,7 +72,7 @@ def reference_implementation(*, timeout_s: float = DEFAULT_TIMEOUT_S, in_process
     if in_process:
         from citycredit._cli.main import main
     return Implementation(name="citycredit (reference)", argv=(sys.executable, "-m", "citycredit._cli", "--json"),
-                          timeout_s=timeout_s, main=main, main_argv=("--json",))
+                          timeout_s=timeout_s, main=main, main_argv=("--json",), reference=True)
 
 
 @dataclass
@@ -271,7 +273,7 @@ def _run_protocol_case(case: Case, implementation: Implementation) -> Outcome:
                            err[:_OUTPUT_LIMIT], time.perf_counter() - started)
         env = None if implementation.env is None else {**os.environ, **implementation.env}
         try:
-            proc = subprocess.run(argv, capture_output=True, timeout=implementation.timeout_s, cwd=tmp, env=env,
+            proc = subprocess.run(argv, capture_output=True, timeout=implementation.timeout_s, env=env,
                                   check=False)
         except subprocess.TimeoutExpired:
             return Outcome(case, "fail", [f"timed out after {implementation.timeout_s:g} s"], argv,
@@ -387,10 +389,9 @@ def run_vectors(implementation: Implementation | None = None, *, vectors: Path |
                 jobs: int | None = None, schemes_dir: Path | None = None,
                 progress: TextIO | None = None) -> RunResult:
     """Load the vectors and run them (against the reference by default)."""
-    reference = implementation is None
     implementation = implementation or reference_implementation()
-    if known_failures is None and reference:
+    if known_failures is None and implementation.reference:
         known_failures = load_known_failures()
     cases = list(iter_cases(load_vectors(vectors), layers))
     return run_cases(cases, implementation, jobs=jobs, known_failures=known_failures, schemes_dir=schemes_dir,
-                     run_adapters=reference or schemes_dir is not None, progress=progress)
+                     run_adapters=implementation.reference or schemes_dir is not None, progress=progress)

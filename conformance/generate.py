@@ -349,7 +349,8 @@ class Generator:
         self.write_json(f"{folder}/vector.json", doc)
         self.cases.append({"name": folder, "layer": layer, "description": description, "negative": negative})
         if negative:
-            self.negatives.append({"name": folder, "layer": layer, "stage": stage, "errors": list(errors),
+            said = list(errors) or [str(expected["result"].get("reason"))]  # a decision's "no" names its reason
+            self.negatives.append({"name": folder, "layer": layer, "stage": stage, "errors": said,
                                    "exit": exit_code, "description": description})
 
     def verified(self, claims: code_pb2.CreditCode) -> dict[str, Any]:
@@ -374,6 +375,7 @@ class Generator:
         self.revocation_layer()
         self.bundle_layer()
         self.adapter_layer()
+        self.eligibility_layer()
         self.write("keys/p256-signatures.json", self.book.dump())
         self.write_catalogue()
 
@@ -695,6 +697,159 @@ class Generator:
         vector("bundle", "newer_version_valid", "the client accepted version 4; version 5 moves it forward", hz,
                state={"version": BUNDLE_VERSION - 1, "digest": "22" * 32})
 
+    # --- eligibility -----------------------------------------------------------------------------
+
+    def eligibility_layer(self) -> None:
+        """Decision tables: a bundle with offers and agreements, a code, an offer id and a clock."""
+        from citycredit._internal.eligibility import Agreement, Benefit, BenefitKind, Category, Offer, Period, Quota
+
+        def offer(offer_id: str, city: int, category: Category, min_tier: Tier, kind: BenefitKind, text: str,
+                  **kwargs: Any) -> Any:
+            benefit = Benefit(kind=kind, text_zh=text, text_en=offer_id.replace("-", " "),
+                              discount_percent=kwargs.pop("percent", 0), count=kwargs.pop("count", 0))
+            return Offer(id=offer_id, city=city, category=category, min_tier=min_tier, benefit=benefit,
+                         title_zh=f"{text}（测试）", title_en=offer_id, **kwargs).to_proto()
+
+        year_2026 = 1_767_196_800  # 2026-01-01T00:00+08:00
+        offers = [
+            offer("hz-library", HANGZHOU, Category.LIBRARY, Tier.GOOD, BenefitKind.WAIVER, "免押金借书",
+                  valid_from_s=year_2026),
+            offer("hz-parking", HANGZHOU, Category.PARKING, Tier.FAIR, BenefitKind.DISCOUNT, "停车九折", percent=10),
+            offer("hz-housing-fund", HANGZHOU, Category.HOUSING_FUND, Tier.EXCELLENT, BenefitKind.EXTRA_ALLOWANCE,
+                  "公积金贷款额度上浮", local_only=True),
+            offer("hz-scenic-later", HANGZHOU, Category.SCENIC_SPOT, Tier.GOOD, BenefitKind.WAIVER, "景区免票",
+                  valid_from_s=T0 + 7200),
+            offer("hz-hotel-ended", HANGZHOU, Category.HOTEL, Tier.GOOD, BenefitKind.WAIVER, "酒店免押金",
+                  valid_from_s=year_2026, valid_until_s=T0),
+            offer("qz-parking-free-3", QUZHOU, Category.PARKING, Tier.EXCELLENT, BenefitKind.FREE_USES,
+                  "每月免费停车3次", count=3, quota=Quota(uses=3, period=Period.MONTH)),
+            offer("jx-fitness", JIAXING, Category.FITNESS, Tier.GOOD, BenefitKind.DISCOUNT, "健身八折", percent=20),
+            offer("jx-library", JIAXING, Category.LIBRARY, Tier.GOOD, BenefitKind.WAIVER, "免押金借书"),
+            offer("sh-museum", 310000, Category.SCENIC_SPOT, Tier.GOOD, BenefitKind.WAIVER, "博物馆免票"),
+            offer("xm-bike", XIAMEN, Category.PUBLIC_BIKE, Tier.GOOD, BenefitKind.WAIVER, "免押金骑行"),
+        ]
+        agreements = [
+            Agreement(id="hz-qz", cities=frozenset({HANGZHOU, QUZHOU}), not_before_s=1_588_176_000,
+                      title="杭衢信用互认 (from 2020-04-30)").to_proto(),
+            Agreement(id="jx-hu-tourism", cities=frozenset({JIAXING, HUZHOU}), not_before_s=year_2026,
+                      categories=frozenset({Category.SCENIC_SPOT, Category.HOTEL, Category.DINING, Category.FITNESS}),
+                      title="嘉湖文旅互认").to_proto(),
+            Agreement(id="hz-xm-ended", cities=frozenset({HANGZHOU, XIAMEN}), not_before_s=year_2026 - 730 * DAY,
+                      not_after_s=year_2026 + 151 * DAY, title="杭厦互认 (ended)").to_proto(),
+            Agreement(id="hz-hu-soon", cities=frozenset({HANGZHOU, HUZHOU}), not_before_s=T0 + 3600,
+                      title="杭湖互认 (from an hour after T0)").to_proto(),
+        ]
+        body = self.body()
+        for city in body.cities:
+            city.ClearField("status_list")  # revocation is the revocation layer's; keep the bundle small
+            if city.city != XIAMEN:  # a member without a tier policy has no same-city rules
+                city.tier_policy.CopyFrom(bundle_pb2.TierPolicy(
+                    scheme=f"{city.slug}-test", version=1, digest=_digest("tier-policy", city.slug), confirmed=True))
+        body.offers.extend(offers)
+        body.agreements.extend(agreements)
+        g = self.k.governance
+        self.bundle("offers", self.signed(body, g[:2]),
+                    about="The main members with offers and agreements for the eligibility decision tables "
+                          "(status lists left out; the holder cut-off kept; Xiamen has no tier policy).")
+        broken = bundle_pb2.BundleBody()
+        broken.CopyFrom(body)
+        broken.offers[0].min_tier = 0  # type: ignore[assignment]
+        self.bundle("offers_invalid", self.signed(broken, g[:2]),
+                    about="Correctly signed, but its first offer has no minimum tier.")
+        texts = {o.id: o.benefit.text_zh for o in offers}
+        k = self.k
+
+        def check(case: str, description: str, code: Built | str, offer_id: str, *, eligible: bool = False,
+                  reason: str | None = None, tier: Tier | None = None, local: bool | None = None,
+                  stage: str | None = None, errors: Sequence[str] = (), clock: int = T0, bundle: str = "offers",
+                  exit_code: int | None = None) -> None:
+            result: dict[str, Any] = {"eligible": eligible, "reason": reason, "offer": offer_id}
+            if tier is not None:
+                result["tier"] = tier.name
+            if local is not None:
+                result["treated_as_local"] = local
+            if eligible:
+                result["benefit"] = texts[offer_id]
+            if reason is not None and stage is None:
+                stage = "decision"
+            self.vector("eligibility", case, description, code, command="check", bundle=bundle, clock=clock,
+                        stage=stage, errors=errors, result=result, offer=offer_id, exit_code=exit_code)
+
+        def code(name: str, city: int = HANGZHOU, tier: Tier = Tier.GOOD, **kwargs: Any) -> Built:
+            key = {HANGZHOU: k.hz_ed, QUZHOU: k.qz_ed, JIAXING: k.jx_p256, HUZHOU: k.hu_ed, XIAMEN: k.xm_ed}[city]
+            return self.code(f"elig-{name}", key, city, tier=tier, **kwargs)
+
+        good, fair = code("hz-good"), code("hz-fair", tier=Tier.FAIR)
+        check("resident_at_minimum_eligible", "a Hangzhou resident at the offer's minimum tier (GOOD)", good,
+              "hz-library", eligible=True, tier=Tier.GOOD, local=True)
+        check("resident_above_minimum_eligible", "a Hangzhou resident above the minimum (OUTSTANDING)",
+              code("hz-outstanding", tier=Tier.OUTSTANDING), "hz-library", eligible=True, tier=Tier.OUTSTANDING,
+              local=True)
+        check("resident_tier_too_low_fail", "a Hangzhou resident one tier below the minimum", fair, "hz-library",
+              reason="TIER_TOO_LOW", tier=Tier.FAIR, local=True)
+        check("restricted_tier_fail", "a RESTRICTED (失信) holder at an offer open from FAIR",
+              code("hz-restricted", tier=Tier.RESTRICTED), "hz-parking", reason="TIER_TOO_LOW",
+              tier=Tier.RESTRICTED, local=True)
+        check("resident_local_only_eligible", "a Hangzhou resident at a local-only offer",
+              code("hz-excellent", tier=Tier.EXCELLENT), "hz-housing-fund", eligible=True, tier=Tier.EXCELLENT,
+              local=True)
+        qz_excellent = code("qz-excellent", QUZHOU, Tier.EXCELLENT)
+        check("visitor_agreement_eligible", "a Quzhou visitor in Hangzhou under the Hangzhou–Quzhou agreement",
+              qz_excellent, "hz-library", eligible=True, tier=Tier.EXCELLENT, local=True)
+        check("visitor_agreement_tier_too_low_fail", "a Quzhou visitor covered by the agreement, tier too low",
+              code("qz-fair", QUZHOU, Tier.FAIR), "hz-library", reason="TIER_TOO_LOW", tier=Tier.FAIR, local=True)
+        check("visitor_local_only_fail", "a Quzhou visitor at Hangzhou's local-only housing-fund offer", qz_excellent,
+              "hz-housing-fund", reason="OFFER_LOCAL_ONLY", tier=Tier.EXCELLENT, local=False)
+        check("visitor_reverse_direction_eligible", "a Hangzhou visitor in Quzhou: the agreement works both ways",
+              code("hz-excellent-2", tier=Tier.EXCELLENT), "qz-parking-free-3", eligible=True, tier=Tier.EXCELLENT,
+              local=True)
+        check("visitor_no_agreement_fail", "a Jiaxing visitor in Hangzhou: no agreement between the two",
+              code("jx-good", JIAXING), "hz-library", reason="NO_AGREEMENT", tier=Tier.GOOD, local=False)
+        hu_good = code("hu-good", HUZHOU)
+        check("visitor_category_covered_eligible", "a Huzhou visitor at Jiaxing fitness (tourism agreement)",
+              hu_good, "jx-fitness", eligible=True, tier=Tier.GOOD, local=True)
+        check("visitor_category_not_covered_fail", "a Huzhou visitor at a Jiaxing library: library is not covered",
+              hu_good, "jx-library", reason="NO_AGREEMENT", tier=Tier.GOOD, local=False)
+        check("visitor_agreement_ended_fail", "a Xiamen visitor in Hangzhou: the agreement ended in June 2026",
+              code("xm-good", XIAMEN), "hz-library", reason="NO_AGREEMENT", tier=Tier.GOOD, local=False)
+        check("visitor_agreement_not_yet_fail", "a Huzhou visitor in Hangzhou an hour before the agreement starts",
+              hu_good, "hz-library", reason="NO_AGREEMENT", tier=Tier.GOOD, local=False)
+        check("visitor_agreement_first_second_eligible", "a Huzhou visitor in Hangzhou at the agreement's first second",
+              code("hu-good-later", HUZHOU, issued=T0 + 3600 - 60), "hz-library", eligible=True, tier=Tier.GOOD,
+              local=True, clock=T0 + 3600)
+        check("offer_not_yet_active_fail", "a resident two hours before the scenic-spot offer opens", good,
+              "hz-scenic-later", reason="OFFER_NOT_ACTIVE", tier=Tier.GOOD)
+        check("offer_first_second_eligible", "a resident at the scenic-spot offer's first second",
+              code("hz-good-later", issued=T0 + 7200 - 60), "hz-scenic-later", eligible=True, tier=Tier.GOOD,
+              local=True, clock=T0 + 7200)
+        check("offer_ended_fail", "a resident at the hotel offer's end (the window is half-open)", good,
+              "hz-hotel-ended", reason="OFFER_NOT_ACTIVE", tier=Tier.GOOD)
+        check("offer_last_second_eligible", "a resident one second before the hotel offer ends", good,
+              "hz-hotel-ended", eligible=True, tier=Tier.GOOD, local=True, clock=T0 - 1)
+        check("no_rules_fail", "an offer of a city that is no member (Shanghai 310000): no rules, an explicit no",
+              good, "sh-museum", reason="NO_RULES", tier=Tier.GOOD)
+        check("no_tier_policy_fail", "an offer of a member with no tier policy (Xiamen here): no rules",
+              code("xm-resident", XIAMEN), "xm-bike", reason="NO_RULES", tier=Tier.GOOD)
+        check("offer_unknown_fail", "an offer id the bundle does not have: bad input (exit 2)", good, "hz-nothing",
+              reason="OFFER_UNKNOWN", errors=["CC_OFFER_UNKNOWN"], exit_code=2)
+        expiring = code("hz-expiring")
+        check("code_expired_fail", "an expired code is a no naming CODE_EXPIRED", expiring, "hz-library",
+              reason="CODE_EXPIRED", stage="validity", clock=ISSUED + TTL)
+        check("code_not_yet_valid_fail", "a code used before its issue time", expiring, "hz-library",
+              reason="CODE_NOT_YET_VALID", stage="validity", clock=ISSUED - 1)
+        check("code_revoked_fail", "a downgraded holder's code issued before the cut-off",
+              code("hz-downgraded", holder_ref="holder-downgraded", issued=HOLDER_CUTOFF - 60, ttl=DAY),
+              "hz-library", reason="CODE_REVOKED", stage="revocation")
+        flipped = wrap(good.payload, good.kid, bytes([good.signature[0] ^ 1]) + good.signature[1:])
+        check("code_tampered_fail", "a code whose signature does not verify", flipped, "hz-library",
+              reason="CODE_INVALID", stage="signature")
+        check("code_unknown_kid_fail", "a code signed by a key in no bundle", self.code("elig-rogue", k.rogue),
+              "hz-library", reason="CODE_INVALID", stage="key")
+        check("bundle_stale_fail", "a bundle expired beyond grace: the checker cannot judge (exit 2)", good,
+              "hz-library", stage="bundle", errors=["CC_BUNDLE_STALE"], bundle="expired_10_days")
+        check("bundle_invalid_offer_fail", "a signed bundle whose offer has no minimum tier: refused (exit 2)", good,
+              "hz-library", stage="bundle", errors=["CC_BUNDLE_MALFORMED"], bundle="offers_invalid")
+
     # --- adapters --------------------------------------------------------------------------------
 
     def adapter_layer(self) -> None:
@@ -737,7 +892,7 @@ class Generator:
             in_layer = [n for n in negatives if n["layer"] == layer]
             if not in_layer:
                 continue
-            lines += [f"## {layer} ({len(in_layer)})", "", "| case | stage | error | what is wrong |",
+            lines += [f"## {layer} ({len(in_layer)})", "", "| case | stage | must say | what is wrong |",
                       "|---|---|---|---|"]
             lines += [f"| `{n['name']}` | {n['stage']} | {' or '.join(n['errors'])} | {n['description']} |"
                       for n in in_layer]

@@ -1,0 +1,56 @@
+"""Onboarding reports stand alone and show implementation output as text, never as markup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from citycredit.conformance import Check, Report, reference_implementation, report_for_run, run_vectors, write_report
+from citycredit.conformance._report import markdown_escape
+
+HOSTILE = '<script>alert("x")</script> | **bold** [link](http://evil.example) `code`\nnext line'
+
+
+def hostile_report() -> Report:
+    return Report(title="adapter conformance", subject="杭州 <b>", facts=[("city", "330100 | x")],
+                  checks=[Check("scheme", "schema", "fail", HOSTILE, "the data <file>"),
+                          Check("scheme", "labels", "pass", "钱江分·优秀")])
+
+
+def test_html_is_escaped_and_self_contained(tmp_path: Path) -> None:
+    path = tmp_path / "r.html"
+    write_report(hostile_report(), path)
+    text = path.read_text(encoding="utf-8")
+    assert "<script>" not in text and "&lt;script&gt;" in text
+    assert "杭州 &lt;b&gt;" in text and "钱江分·优秀" in text
+    assert "<link" not in text and " src=" not in text and "href=" not in text
+    assert "FAIL" in text
+
+
+def test_markdown_is_escaped(tmp_path: Path) -> None:
+    path = tmp_path / "r.md"
+    write_report(hostile_report(), path)
+    text = path.read_text(encoding="utf-8")
+    assert "<script>" not in text and "\\<script\\>" in text
+    assert "\\| \\*\\*bold\\*\\*" in text and "\\[link\\]" in text
+    row = next(line for line in text.splitlines() if line.startswith("| schema"))
+    assert row.count(" | ") == 3  # the hostile text did not add table cells or lines
+    assert "**FAIL**" in text
+
+
+def test_markdown_escape_keeps_one_line() -> None:
+    assert markdown_escape("a\nb|c") == "a b\\|c"
+
+
+def test_a_run_report_lists_every_case_and_the_failures(tmp_path: Path) -> None:
+    result = run_vectors(reference_implementation(in_process=True), layers=["time"])
+    report = report_for_run(result)
+    assert report.ok and len(report.checks) == 9
+    path = tmp_path / "run.html"
+    write_report(report, path)
+    assert "time/at_expiry_fail" in path.read_text(encoding="utf-8")
+
+
+def test_an_unknown_report_suffix_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"\.md or \.html"):
+        write_report(hostile_report(), tmp_path / "r.pdf")
