@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from citycredit.testing import InMemoryAlliance
 
-NOW_S = 1_795_000_000  # 2026-11-18T07:06:40Z: a fixed clock; nothing in the core reads the wall clock
+NOW_S = 1_795_000_000  # 2026-11-18T11:06:40Z: a fixed clock; nothing in the core reads the wall clock
 
 
 @pytest.fixture(scope="session")

@@ -110,7 +110,8 @@ def _verify(args: argparse.Namespace, out: Output) -> int:
             out.json(verification_json(None, exc))
         else:
             out.fail(f"{out.paint('INVALID', 'red', 'bold')}  {exc.code}: {exc.message}")
-        return 1
+        # A bundle refused while verifying (stale, or a corrupt status list) says nothing about the code.
+        return 2 if isinstance(exc, BundleError) else 1
     if args.json:
         out.json(verification_json(result, None))
         return 0

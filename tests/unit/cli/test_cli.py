@@ -189,3 +189,19 @@ def test_the_installed_entry_point_runs(demo_home: Path) -> None:
     run = subprocess.run([sys.executable, "-m", "citycredit._cli", "bundle", "show", "--home", str(demo_home)],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and "trust bundle version" in run.stdout
+
+
+def test_a_bundle_refused_while_verifying_is_bad_input_not_a_verdict(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from citycredit._internal.bundle import sign_bundle
+    from citycredit.testing import InMemoryAlliance
+
+    now = int(time.time())
+    alliance = InMemoryAlliance(now_s=now)
+    body = alliance.alliance.body(version=5, now_s=now, ttl_s=3600)
+    body.cities[0].status_list.bits_zlib = b"not zlib at all"  # found only when the list is first read
+    (tmp_path / "bundle.ccb").write_bytes(sign_bundle(body, alliance.governance[:2]))
+    (tmp_path / "anchor.json").write_text(alliance.anchor.to_json())
+    run = cli("verify", alliance.issue(body.cities[0].city).code, "--bundle", str(tmp_path / "bundle.ccb"), "--json")
+    assert run.code == 2 and run.json()["error"]["code"] == "CC_BUNDLE_MALFORMED"
