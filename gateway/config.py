@@ -40,6 +40,12 @@ class GatewayConfig:
     # Per-key token bucket (per replica): sustained requests per second and burst size.
     rate_per_s: float = 50.0
     rate_burst: int = 100
+    # Database connections (and worker threads) for redemptions and credential look-ups, per replica.
+    db_pool_size: int = 16
+    # How long a replica trusts a credential it looked up; a revocation elsewhere bites within this.
+    auth_cache_s: float = 1.0
+    # How often a replica links pending redemption records into the audit chain.
+    audit_chain_interval_s: float = 0.5
     # Grace given to in-flight requests on shutdown.
     shutdown_grace_s: float = 10.0
     # Seed the demo alliance (and its credentials file) into an empty database.
@@ -57,6 +63,9 @@ class GatewayConfig:
             raise InvalidArgumentError("max_body_bytes >= 1024, max_batch >= 1 and bundle_ttl_s >= 60 are required")
         if self.rate_per_s <= 0 or self.rate_burst < 1:
             raise InvalidArgumentError("rate_per_s must be positive and rate_burst at least 1")
+        if self.db_pool_size < 1 or not 0 <= self.auth_cache_s <= 60 or not 0 < self.audit_chain_interval_s <= 60:
+            raise InvalidArgumentError("db_pool_size >= 1, auth_cache_s in [0, 60] and audit_chain_interval_s in "
+                                       "(0, 60] are required")
 
     @property
     def database_url(self) -> str:
@@ -105,5 +114,7 @@ _ENV_FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {
     "BUNDLE_TTL_S": ("bundle_ttl_s", int), "GRACE_S": ("grace_s", int),
     "REFRESH_INTERVAL_S": ("refresh_interval_s", float), "RATE_PER_S": ("rate_per_s", float),
     "RATE_BURST": ("rate_burst", int), "SHUTDOWN_GRACE_S": ("shutdown_grace_s", float),
+    "DB_POOL_SIZE": ("db_pool_size", int), "AUTH_CACHE_S": ("auth_cache_s", float),
+    "AUDIT_CHAIN_INTERVAL_S": ("audit_chain_interval_s", float),
     "SEED_DEMO": ("seed_demo", _flag),
 }

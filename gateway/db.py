@@ -4,6 +4,12 @@ Write transactions on SQLite start with `BEGIN IMMEDIATE`, so two writers never
 both read a counter and then both write it; on PostgreSQL the same code relies on
 unique constraints and `SELECT … FOR UPDATE`, and `write()` retries a transaction
 that lost a race (unique violation, serialization failure, deadlock).
+
+The ORM engine serves administration and reads. The redemption hot path
+(`citycredit.gateway.ledger`) takes plain driver connections from `hot_connection()`:
+on PostgreSQL a second pool of `pool_size` autocommit connections without a liveness
+ping per checkout (a lost connection is replaced and the statement retried there),
+sized to the threads that use it so no request waits for a connection.
 """
 
 from __future__ import annotations
@@ -31,17 +37,40 @@ _RETRIES = 40
 class Database:
     """One engine and its transaction helpers."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 16) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
-            self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                                                pool_size=pool_size, max_overflow=8)
             _sqlite_transactions(self.engine)
+            self._hot = self.engine
         else:
             self.engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            self._hot = create_engine(url, pool_size=pool_size, max_overflow=8, pool_reset_on_return=None)
+            event.listen(self._hot, "connect", _autocommit)
+        self.dbapi: Any = self.engine.dialect.loaded_dbapi
 
     def close(self) -> None:
         self.engine.dispose()
+        self._hot.dispose()
+
+    @contextmanager
+    def hot_connection(self) -> Iterator[Any]:
+        """A pooled driver connection (psycopg in autocommit, or sqlite3 without implicit transactions).
+
+        A connection that failed is dropped from the pool instead of being handed out again.
+        """
+        fairy = self._hot.raw_connection()
+        try:
+            yield fairy.driver_connection
+        except self.dbapi.Error as exc:
+            conn = fairy.driver_connection
+            if getattr(conn, "broken", False) or getattr(conn, "closed", False) is True:
+                fairy.invalidate(exc)
+            raise
+        finally:
+            fairy.close()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -101,6 +130,10 @@ def _retryable(exc: Exception) -> bool:
         return True
     message = str(getattr(exc, "orig", exc)).lower()
     return any(s in message for s in ("database is locked", "could not serialize", "deadlock detected", "busy"))
+
+
+def _autocommit(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.autocommit = True
 
 
 def _sqlite_transactions(engine: Engine) -> None:

@@ -54,7 +54,7 @@ class _Base:
         started = time.perf_counter()
         code = "OK"
         try:
-            return await asyncio.to_thread(fn) if thread else fn()
+            return await asyncio.get_running_loop().run_in_executor(self.service.executor, fn) if thread else fn()
         except CityCreditError as exc:
             code = exc.grpc_status
             await _abort(context, exc)
@@ -73,8 +73,9 @@ class _Base:
         metrics = self.service.metrics
         metrics.inc("citycredit_requests_total", surface="grpc", op=op, code=code)
         metrics.observe("citycredit_request_seconds", elapsed, surface="grpc", op=op)
-        log.info("request", extra={"fields": {"surface": "grpc", "op": op, "status": code,
-                                              "ms": round(elapsed * 1000, 2)}})
+        if log.isEnabledFor(logging.INFO):
+            log.info("request", extra={"fields": {"surface": "grpc", "op": op, "status": code,
+                                                  "ms": round(elapsed * 1000, 2)}})
 
     def _caller(self, context: grpc.aio.ServicerContext) -> Principal:
         header = None

@@ -19,6 +19,7 @@ __all__ = [
     "AllianceState",
     "AuditEntry",
     "AuditHead",
+    "AuditPending",
     "BundleRow",
     "CityKeyRow",
     "CitySecretRow",
@@ -148,4 +149,19 @@ class AuditHead(SQLModel, table=True):
 
     id: int = Field(primary_key=True)
     seq: int
+    hash: str
+
+
+class AuditPending(SQLModel, table=True):
+    """An audit record written with its redemption, waiting to be linked into the chain (see `audit`)."""
+
+    __tablename__ = "audit_pending"
+
+    id: str = Field(primary_key=True)  # the redemption id: one record per redemption
+    at_s: int = Field(sa_type=BigInteger)
+    actor: str
+    action: str
+    city: int | None = None
+    subject: str | None = None
+    details: str = Field(sa_column=Column(Text, nullable=False))
     hash: str

@@ -50,6 +50,7 @@ class Gateway:
         self._uvicorn: _Uvicorn | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._refresh_task: asyncio.Task[None] | None = None
+        self._chain_task: asyncio.Task[None] | None = None
 
     @property
     def host(self) -> str:
@@ -75,7 +76,7 @@ class Gateway:
 
     async def start(self) -> None:
         config = self.config
-        service = GatewayService(config, Database(config.database_url))
+        service = GatewayService(config, Database(config.database_url, pool_size=config.db_pool_size))
         self.service = service
         await asyncio.to_thread(service.start)
 
@@ -113,6 +114,7 @@ class Gateway:
                 raise UnavailableError("the HTTP server stopped during start-up")
             await asyncio.sleep(0.01)
         self._refresh_task = asyncio.create_task(self._refresh_loop())
+        self._chain_task = asyncio.create_task(self._chain_loop())
         log.info("gateway ready", extra={"fields": {"http": self.http_url, "grpc": self.grpc_target,
                                                     "http_port": self.http_port, "grpc_port": self.grpc_port,
                                                     "bundle_version": service.published.version,
@@ -132,15 +134,28 @@ class Gateway:
             except Exception as exc:  # keep serving the bundle we have; say why the refresh failed
                 log.warning("bundle refresh failed", extra={"fields": {"error": repr(exc)}})
 
+    async def _chain_loop(self) -> None:
+        """Link pending redemption records into the audit chain every `audit_chain_interval_s`."""
+        assert self.service is not None
+        service = self.service
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.config.audit_chain_interval_s)
+            try:
+                await loop.run_in_executor(service.executor, service.chain_audit)
+            except Exception as exc:  # the records stay pending and durable; the next round links them
+                log.warning("audit chaining failed", extra={"fields": {"error": repr(exc)}})
+
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish (up to the grace), then release everything."""
         log.info("gateway stopping", extra={"fields": {"grace_s": self.config.shutdown_grace_s}})
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
-        if self._refresh_task is not None:
-            self._refresh_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresh_task
+        for task in (self._refresh_task, self._chain_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         waits = []
         if self._uvicorn is not None and self._http_task is not None:
             self._uvicorn.should_exit = True
@@ -149,7 +164,10 @@ class Gateway:
             waits.append(asyncio.ensure_future(self._grpc.stop(self.config.shutdown_grace_s)))
         await asyncio.gather(*waits, return_exceptions=True)
         if self.service is not None:
-            self.service.db.close()
+            try:
+                await asyncio.to_thread(self.service.close)  # links what is still pending in the audit log
+            except Exception as exc:
+                log.warning("closing the database failed", extra={"fields": {"error": repr(exc)}})
         log.info("gateway stopped")
 
 

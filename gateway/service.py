@@ -4,7 +4,12 @@ It owns no verification or decision logic: codes go through `verify_code`, offer
 through the eligibility `Catalogue`, bundles through `Alliance.publish` and
 `open_bundle`. What it adds is the I/O around that core: the database, the
 credentials, idempotency, quotas and the audit log. Methods are synchronous and
-thread-safe; the surfaces call them from worker threads.
+thread-safe; the surfaces call the ones that touch the database from worker threads
+(`executor`, as many as the hot connection pool holds).
+
+Credentials are looked up once per `auth_cache_s` per replica: a credential revoked
+through this replica is refused at once, through another replica within
+`auth_cache_s` (1 s by default).
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ import json
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from citycredit._gen.citycredit.v1 import bundle_pb2
 from citycredit._internal.alliance import Alliance, KeyRecord
 from citycredit._internal.bundle import TrustAnchor, TrustSnapshot, open_bundle
@@ -46,7 +54,7 @@ from citycredit.errors import (
     UnauthenticatedError,
     UnavailableError,
 )
-from citycredit.gateway.audit import append_audit
+from citycredit.gateway.audit import CHAIN_BATCH, REDEMPTION, append_audit, chain_pending, pending_record
 from citycredit.gateway.auth import (
     CITY_OFFICE,
     MERCHANT,
@@ -58,6 +66,7 @@ from citycredit.gateway.auth import (
 )
 from citycredit.gateway.config import GatewayConfig
 from citycredit.gateway.db import Database
+from citycredit.gateway.ledger import Ledger, Spend
 from citycredit.gateway.metrics import Metrics
 from citycredit.gateway.models import (
     AllianceState,
@@ -65,7 +74,6 @@ from citycredit.gateway.models import (
     CityKeyRow,
     CitySecretRow,
     CredentialRow,
-    IdempotencyRow,
     IssuedCodeRow,
     RedemptionRow,
 )
@@ -105,6 +113,27 @@ class RedeemOutcome:
         return {"decision": self.decision.to_dict(), "redemption_id": self.redemption_id, "replayed": self.replayed}
 
 
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    """A redemption answer as stored under its idempotency key (JSON of `RedeemOutcome.to_dict`).
+
+    The REST surface sends `json` as it is; `outcome()` rebuilds the typed answer for gRPC.
+    """
+
+    json: bytes
+    replayed: bool
+    decision: Decision | None = None
+
+    def outcome(self) -> RedeemOutcome:
+        doc = orjson.loads(self.json)
+        decision = self.decision or Decision.from_dict(doc["decision"])
+        return RedeemOutcome(decision, doc["redemption_id"], replayed=self.replayed)
+
+    @property
+    def eligible(self) -> bool:
+        return self.decision.eligible if self.decision is not None else bool(orjson.loads(self.json)["redemption_id"])
+
+
 class GatewayService:
     """The operations of one gateway replica over a shared database."""
 
@@ -117,6 +146,9 @@ class GatewayService:
         self._signers: list[SigningKey] = []
         self._published: Published | None = None
         self._adopt_lock = threading.Lock()
+        self.ledger = Ledger(db)
+        self.executor = ThreadPoolExecutor(max_workers=config.db_pool_size, thread_name_prefix="citycredit-db")
+        self._principals: dict[str, tuple[float, Principal | None]] = {}  # token hash -> (fetched at, principal)
 
     # --- start-up and the served bundle -----------------------------------------------------------
 
@@ -131,6 +163,25 @@ class GatewayService:
         self._signers = self._load_signers()
         self.refresh()
         self.renew_if_due()
+        self.chain_audit()
+
+    def close(self) -> None:
+        """Link what is pending in the audit log and release the database (after the servers stopped)."""
+        try:
+            self.chain_audit()
+        finally:
+            self.executor.shutdown(wait=True)
+            self.db.close()
+
+    def chain_audit(self) -> int:
+        """Link pending redemption records into the audit chain until none is left (or another replica
+        is doing it); returns how many this call linked."""
+        linked = 0
+        while True:
+            count = self.db.write(chain_pending)
+            linked += count
+            if count < CHAIN_BATCH:  # a partial batch: what arrives meanwhile waits for the next round
+                return linked
 
     def _load_signers(self) -> list[SigningKey]:
         with self.db.read() as session:
@@ -221,13 +272,29 @@ class GatewayService:
     # --- authentication ---------------------------------------------------------------------------
 
     def authenticate(self, token: str) -> Principal:
-        """The principal of a live credential, after its rate limit; refuses unknown and revoked tokens."""
-        with self.db.read() as session:
-            row = session.exec(select(CredentialRow).where(CredentialRow.token_hash == hash_token(token))).first()
-        if row is None or row.revoked_at_s is not None:
+        """The principal of a live credential, after its rate limit; refuses unknown and revoked tokens.
+
+        A live credential is remembered for `auth_cache_s`; unknown and revoked ones are looked up each time.
+        """
+        token_hash = hash_token(token)
+        now = time.monotonic()
+        cached = self._principals.get(token_hash)
+        if cached is not None and now - cached[0] < self.config.auth_cache_s:
+            principal = cached[1]
+        else:
+            row = self.ledger.credential(token_hash)
+            principal = None
+            if row is not None and row[4] is None:
+                principal = Principal(id=row[0], kind=row[1], city=row[2], venue=row[3])
+                if len(self._principals) >= 10_000:
+                    self._principals.clear()
+                self._principals[token_hash] = (now, principal)
+            else:
+                self._principals.pop(token_hash, None)
+        if principal is None:
             raise UnauthenticatedError("unknown or revoked credentials")
-        self.limiter.take(row.id)
-        return Principal(id=row.id, kind=row.kind, city=row.city, venue=row.venue)
+        self.limiter.take(principal.id)
+        return principal
 
     def create_credential(self, principal: Principal, *, city: int, kind: str = MERCHANT, venue: str | None = None,
                           label: str = "") -> tuple[str, str]:
@@ -266,6 +333,9 @@ class GatewayService:
                              subject=cred_id, details={"kind": row.kind})
 
         self.db.write(work)
+        for token_hash, (_at, cached) in list(self._principals.items()):
+            if cached is not None and cached.id == cred_id:
+                self._principals.pop(token_hash, None)
 
     # --- public: trust, verification, offers, decisions -------------------------------------------
 
@@ -310,6 +380,11 @@ class GatewayService:
 
     def redeem(self, principal: Principal, *, code: str, offer_id: str, idempotency_key: str) -> RedeemOutcome:
         """Spend the offer once for the holder, exactly once per idempotency key, never past its quota."""
+        return self.redeem_stored(principal, code=code, offer_id=offer_id, idempotency_key=idempotency_key).outcome()
+
+    def redeem_stored(self, principal: Principal, *, code: str, offer_id: str, idempotency_key: str,
+                      ) -> StoredAnswer:
+        """`redeem`, answering with the stored JSON (what the REST surface sends as it is)."""
         principal.require_merchant()
         if not (isinstance(idempotency_key, str) and 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_CHARS
                 and idempotency_key.isascii() and idempotency_key.isprintable()):
@@ -325,43 +400,44 @@ class GatewayService:
         now = self.now_s()
         holder, error = self.verify_readable(code, at_s=now)
         period = period_key(offer.quota.period, now) if offer.quota is not None else _NO_PERIOD
+        holder_hex = holder.holder.hex() if holder is not None else ""
+        decided: list[Decision] = []
 
-        def work(session: Session) -> RedeemOutcome:
-            stored = session.get(IdempotencyRow, (principal.id, idempotency_key))
-            if stored is not None:
-                if stored.request_hash != request_hash:
-                    raise ConflictError("this idempotency key was used for a different request")
-                doc = json.loads(stored.response_json)
-                return RedeemOutcome(Decision.from_dict(doc["decision"]), doc["redemption_id"], replayed=True)
+        def decide(used: int) -> tuple[str, Spend | None]:
             redemption_id = None
+            spend = None
             if holder is None:
                 assert error is not None
                 decision = decision_for_error(error, offer_id)
             else:
-                used = _used_in_period(session, offer, holder, period)
                 decision = catalogue.decide(holder=holder, offer_id=offer_id, now_s=now, used_in_period=used)
                 if decision.eligible:
                     redemption_id = "rdm-" + secrets.token_hex(8)
-                    session.add(RedemptionRow(id=redemption_id, offer_id=offer_id, holder=holder.holder.hex(),
-                                              period_key=period, slot=used, city=offer.city,
-                                              credential_id=principal.id, created_at_s=now))
-            outcome = RedeemOutcome(decision, redemption_id, replayed=False)
-            session.add(IdempotencyRow(credential_id=principal.id, key=idempotency_key, request_hash=request_hash,
-                                       response_json=json.dumps(outcome.to_dict(), ensure_ascii=False),
-                                       created_at_s=now))
-            session.flush()  # a concurrent spend of the same slot or key fails here and is retried
-            if redemption_id is not None:
-                assert holder is not None
-                append_audit(session, at_s=now, actor=principal.id, action="redemption", city=offer.city,
-                             subject=holder.holder.hex(),
-                             details={"offer": offer_id, "period": period, "redemption_id": redemption_id,
-                                      "quota_remaining": decision.quota_remaining})
-            return outcome
+                    record = pending_record(id=redemption_id, at_s=now, actor=principal.id, action=REDEMPTION,
+                                            city=offer.city, subject=holder_hex,
+                                            details={"offer": offer_id, "period": period,
+                                                     "redemption_id": redemption_id,
+                                                     "quota_remaining": decision.quota_remaining})
+                    spend = Spend(redemption_id=redemption_id, city=offer.city, action=REDEMPTION,
+                                  details=record["details"], audit_hash=record["hash"])
+            decided[:] = [decision]
+            answer = {"decision": decision.to_dict(), "redemption_id": redemption_id, "replayed": False}
+            return orjson.dumps(answer).decode(), spend
 
-        outcome = self.db.write(work)
-        self.metrics.inc("citycredit_redemptions_total", eligible=str(outcome.decision.eligible).lower(),
-                         replayed=str(outcome.replayed).lower())
-        return outcome
+        stored_hash, answer = self.ledger.redeem(
+            credential_id=principal.id, key=idempotency_key, request_hash=request_hash, offer_id=offer_id,
+            holder=holder_hex, period_key=period, at_s=now, decide=decide)
+        if stored_hash is not None:
+            if stored_hash != request_hash:
+                raise ConflictError("this idempotency key was used for a different request")
+            doc = orjson.loads(answer)
+            doc["replayed"] = True
+            stored = StoredAnswer(orjson.dumps(doc), replayed=True)
+        else:
+            stored = StoredAnswer(answer.encode(), replayed=False, decision=decided[0])
+        self.metrics.inc("citycredit_redemptions_total", eligible=str(stored.eligible).lower(),
+                         replayed=str(stored.replayed).lower())
+        return stored
 
     # --- city offices: issuance -------------------------------------------------------------------
 

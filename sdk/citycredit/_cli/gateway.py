@@ -79,9 +79,13 @@ def _audit_verify(args: argparse.Namespace, out: Output) -> int:
     finally:
         db.close()
     if args.json:
-        out.json({"ok": report.ok, "entries": report.entries, "bad_seq": report.bad_seq, "reason": report.reason})
+        out.json({"ok": report.ok, "entries": report.entries, "pending": report.pending, "bad_seq": report.bad_seq,
+                  "bad_record": report.bad_record, "reason": report.reason})
     elif report.ok:
-        out.ok(f"audit log intact: {report.entries} entries, every hash and link holds")
-    else:
+        out.ok(f"audit log intact: {report.entries} entries, every hash and link holds; {report.pending} "
+               "redemption records pending, each intact; every redemption is recorded")
+    elif report.bad_seq is not None:
         out.fail(f"audit log broken at seq {report.bad_seq}: {report.reason}")
+    else:
+        out.fail(f"audit log broken at redemption {report.bad_record}: {report.reason}")
     return 0 if report.ok else 1

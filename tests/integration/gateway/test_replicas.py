@@ -48,6 +48,19 @@ def _exercise(first: Gateway, second: Gateway) -> None:
             by_key.setdefault(i % 15, set()).add(answer["redemption_id"])
         assert all(len(ids) == 1 for ids in by_key.values())  # a key never got two different answers
 
+        # A key revoked through one replica is refused by the other within its credential cache bound.
+        created = a.post(f"/v1/cities/{QUZHOU}/merchant-keys", json={"label": "short-lived"},
+                         headers=bearer(first.token(QUZHOU, "city_office"))).json()
+        body = {"code": code, "offer_id": "quzhou-library-deposit-free", "idempotency_key": "cached-1"}
+        assert b.post("/v1/redemptions", json=body, headers=bearer(created["token"])).status_code == 200  # cached
+        revoked_at = time.monotonic()
+        assert a.post(f"/v1/credentials/{created['id']}:revoke",
+                      headers=bearer(first.token(QUZHOU, "city_office"))).status_code == 200
+        assert a.post("/v1/redemptions", json=body, headers=bearer(created["token"])).status_code == 401  # at once
+        while b.post("/v1/redemptions", json=body, headers=bearer(created["token"])).status_code != 401:
+            assert time.monotonic() - revoked_at < second.config.auth_cache_s + 0.5, "revocation took too long"
+            time.sleep(0.05)
+
 
 def test_two_replicas_on_sqlite(tmp_path: Path) -> None:
     home = tmp_path / "home"
