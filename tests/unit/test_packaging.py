@@ -8,10 +8,9 @@ import sys
 import tomllib
 from pathlib import Path
 
-import pytest
-
 import citycredit
 import citycredit.errors
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
