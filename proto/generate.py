@@ -33,7 +33,10 @@ def generate(out: Path) -> None:
             f"--grpc_python_out={out}", *protos]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
-    for path in (out / "citycredit" / "v1").iterdir():
+    for path in sorted((out / "citycredit" / "v1").iterdir()):
+        if path.name.endswith("_pb2_grpc.py") and b"\nclass " not in path.read_bytes():
+            path.unlink()  # a file without services gets an empty gRPC module; keep only real ones
+            continue
         if path.suffix in {".py", ".pyi"}:
             path.write_bytes(IMPORT.sub(b"from citycredit._gen.citycredit.v1 import ", path.read_bytes()))
     for pkg in (out, out / "citycredit", out / "citycredit" / "v1"):
