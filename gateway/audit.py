@@ -48,6 +48,7 @@ from typing import Any
 
 from citycredit.gateway.models import AuditEntry, AuditHead, AuditPending, RedemptionRow
 from sqlalchemy import delete, insert, text
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 __all__ = [
@@ -106,23 +107,23 @@ def _locked_head(session: Session) -> AuditHead:
 
 def _link_pending(session: Session, head: AuditHead, limit: int) -> int:
     """Link up to `limit` pending records after `head` (locked by the caller); returns how many."""
-    pending = session.exec(select(AuditPending).order_by(AuditPending.at_s, AuditPending.id)  # type: ignore[arg-type]
-                           .limit(limit)).all()
+    table = AuditPending.__table__  # Core, not ORM objects: a batch is thousands of rows
+    pending = session.execute(sa_select(table.c.id, table.c.at_s, table.c.actor, table.c.action, table.c.city,
+                                        table.c.subject, table.c.details)
+                              .order_by(table.c.at_s, table.c.id).limit(limit)).all()
     if not pending:
         return 0
     rows = []
     seq, prev = head.seq, head.hash
-    for record in pending:
+    for _id, at_s, actor, action, city, subject, details in pending:
         seq += 1
-        digest = entry_hash(seq=seq, at_s=record.at_s, actor=record.actor, action=record.action, city=record.city,
-                            subject=record.subject, details=record.details, prev_hash=prev)
-        rows.append({"seq": seq, "at_s": record.at_s, "actor": record.actor, "action": record.action,
-                     "city": record.city, "subject": record.subject, "details": record.details,
-                     "prev_hash": prev, "hash": digest})
+        digest = entry_hash(seq=seq, at_s=at_s, actor=actor, action=action, city=city, subject=subject,
+                            details=details, prev_hash=prev)
+        rows.append({"seq": seq, "at_s": at_s, "actor": actor, "action": action, "city": city, "subject": subject,
+                     "details": details, "prev_hash": prev, "hash": digest})
         prev = digest
-    session.execute(insert(AuditEntry), rows)
-    removed = session.execute(delete(AuditPending).where(
-        AuditPending.id.in_([r.id for r in pending])))  # type: ignore[attr-defined]
+    session.execute(insert(AuditEntry.__table__), rows)
+    removed = session.execute(delete(table).where(table.c.id.in_([r[0] for r in pending])))
     if removed.rowcount != len(pending):  # pragma: no cover - the head lock makes this impossible
         raise RuntimeError("pending audit records changed while being linked")
     head.seq, head.hash = seq, prev

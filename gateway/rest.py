@@ -37,6 +37,7 @@ from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = ["PROBLEM_JSON", "build_app", "problem"]
@@ -49,6 +50,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Body = TypeVar("Body", bound=BaseModel)
+FastHandler = Callable[[Headers, bytes], Awaitable[bytes]]  # (request headers, body) -> JSON answer
 
 # --- request bodies --------------------------------------------------------------------------------
 
@@ -189,20 +191,24 @@ def _json_body(model: type[BaseModel]) -> dict[str, Any]:
                             "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
 
-def _json(doc: Any) -> Response:
-    return Response(orjson.dumps(doc), media_type="application/json")
-
-
 # --- the edge: body limit, access log, metrics ----------------------------------------------------
 
 
 class EdgeMiddleware:
-    """Buffers a bounded body (413 past the limit), then times and logs the request."""
+    """In front of the FastAPI app: buffers a bounded body (413 past the limit), serves the hot routes,
+    and times, counts and logs every request.
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], *, service: GatewayService) -> None:
+    The hot routes (`fast_routes`: verify and redeem) are answered here from the raw body and headers,
+    without FastAPI's routing, dependency and response layers; FastAPI keeps the same routes, calling the
+    same handlers, for its OpenAPI document. Their errors are the same problem+json answers.
+    """
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], *, service: GatewayService,
+                 fast_routes: dict[str, FastHandler]) -> None:
         self.app = app
         self.service = service
         self.limit = service.config.max_body_bytes
+        self.fast_routes = fast_routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -210,6 +216,7 @@ class EdgeMiddleware:
             return
         started = time.perf_counter()
         status = {"code": 500}
+        fast = self.fast_routes.get(scope["path"]) if scope["method"] == "POST" else None
 
         async def send_and_record(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -221,19 +228,38 @@ class EdgeMiddleware:
         except PayloadTooLargeError as exc:
             await problem(exc, scope.get("path"))(scope, receive, send_and_record)
         else:
-            await self.app(scope, replay, send_and_record)
+            if fast is not None:
+                await self._fast(fast, scope, replay, send_and_record)
+            else:
+                await self.app(scope, replay, send_and_record)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            op = getattr(route, "path", "unmatched")
+            op = f"{scope['method']} {scope['path'] if fast else getattr(scope.get('route'), 'path', 'unmatched')}"
             metrics = self.service.metrics
-            metrics.inc("citycredit_requests_total", surface="rest", op=f"{scope['method']} {op}",
-                        code=str(status["code"]))
-            metrics.observe("citycredit_request_seconds", elapsed, surface="rest", op=f"{scope['method']} {op}")
+            metrics.inc("citycredit_requests_total", surface="rest", op=op, code=str(status["code"]))
+            metrics.observe("citycredit_request_seconds", elapsed, surface="rest", op=op)
             if log.isEnabledFor(logging.INFO):
                 log.info("request", extra={"fields": {"surface": "rest", "method": scope["method"],
                                                       "path": scope["path"], "status": status["code"],
                                                       "ms": round(elapsed * 1000, 2)}})
+
+    async def _fast(self, handler: FastHandler, scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        body = message.get("body", b"") if message["type"] == "http.request" else b""
+        try:
+            answer = await handler(Headers(scope=scope), body)
+        except CityCreditError as exc:
+            await problem(exc, scope["path"])(scope, receive, send)
+            return
+        except Exception as exc:
+            log.error("unhandled error", exc_info=exc, extra={"fields": {"path": scope["path"]}})
+            await problem(CityCreditError("the gateway failed to handle this request"), scope["path"])(
+                scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(answer)).encode())]})
+        await send({"type": "http.response.body", "body": answer})
 
     async def _bounded_body(self, scope: Scope, receive: Receive) -> Receive:
         for name, value in scope.get("headers", ()):
@@ -307,14 +333,13 @@ def _mount_web_pages(app: FastAPI) -> None:
     app.include_router(web.router)
 
 
-def build_app(service: GatewayService) -> FastAPI:
-    """The FastAPI application over one `GatewayService`."""
+def build_app(service: GatewayService) -> EdgeMiddleware:
+    """The ASGI application over one `GatewayService`: the edge in front of the FastAPI app (`.app`)."""
     app = FastAPI(title="citycredit gateway", version="0.1.0",
                   description="Trust bundle, verification, same-city eligibility, redemption, issuance and "
                               "administration for city credit codes. Errors are RFC 9457 problem+json with a "
                               "stable `code`.")
     _install_error_handlers(app)
-    app.add_middleware(EdgeMiddleware, service=service)
     app.state.service = service
     _mount_web_pages(app)
     config = service.config
@@ -343,11 +368,14 @@ def build_app(service: GatewayService) -> FastAPI:
             return Response(status_code=304, headers=headers)
         return Response(published.data, media_type=PROTOBUF, headers=headers)
 
+    async def verify_answer(headers: Headers, raw: bytes) -> bytes:
+        body = _parse(VerifyBody, headers, raw)  # verification does no I/O: it runs right here
+        return orjson.dumps(verification_json(*service.verify_readable(body.code, at_s=_at(body.at))))
+
     @app.post("/v1/codes:verify", tags=["verification"], summary="Verify one code",
               openapi_extra=_json_body(VerifyBody))
     async def verify(request: Request) -> Response:
-        body = _parse(VerifyBody, request.headers, await request.body())
-        return _json(verification_json(*service.verify_readable(body.code, at_s=_at(body.at))))
+        return Response(await verify_answer(request.headers, await request.body()), media_type="application/json")
 
     @app.post("/v1/codes:batchVerify", tags=["verification"], summary="Verify many codes, answers in order")
     def batch_verify(body: BatchVerifyBody) -> dict[str, Any]:
@@ -366,19 +394,19 @@ def build_app(service: GatewayService) -> FastAPI:
 
     # --- merchants ------------------------------------------------------------------------------
 
-    @app.post("/v1/redemptions", tags=["redemption"], summary="Spend an offer (merchant key; idempotent)",
-              openapi_extra=_json_body(RedeemBody))
-    async def redeem(request: Request, authorization: Annotated[str | None, Header()] = None) -> Response:
-        raw = await request.body()
-
-        def run() -> bytes:
-            caller = service.authenticate(bearer_token(authorization))  # credentials before the body, as elsewhere
-            body = _parse(RedeemBody, request.headers, raw)
+    async def redeem_answer(headers: Headers, raw: bytes) -> bytes:
+        def run() -> bytes:  # one hop to a worker thread for credentials, body and database together
+            caller = service.authenticate(bearer_token(headers.get("authorization")))  # before the body, as elsewhere
+            body = _parse(RedeemBody, headers, raw)
             return service.redeem_stored(caller, code=body.code, offer_id=body.offer_id,
                                          idempotency_key=body.idempotency_key).json
 
-        answer = await asyncio.get_running_loop().run_in_executor(service.executor, run)
-        return Response(answer, media_type="application/json")
+        return await asyncio.get_running_loop().run_in_executor(service.executor, run)
+
+    @app.post("/v1/redemptions", tags=["redemption"], summary="Spend an offer (merchant key; idempotent)",
+              openapi_extra=_json_body(RedeemBody))
+    async def redeem(request: Request) -> Response:
+        return Response(await redeem_answer(request.headers, await request.body()), media_type="application/json")
 
     # --- city offices ---------------------------------------------------------------------------
 
@@ -450,5 +478,6 @@ def build_app(service: GatewayService) -> FastAPI:
     def metrics() -> Response:
         return Response(service.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    return app
+    return EdgeMiddleware(app, service=service,
+                          fast_routes={"/v1/codes:verify": verify_answer, "/v1/redemptions": redeem_answer})
 
