@@ -20,10 +20,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any, TypeVar
 
 import orjson
-from citycredit._cli.codes import verification_json
-from citycredit._cli.resolve import iso, parse_time
 from citycredit._internal.bundle import describe
 from citycredit._internal.eligibility import Offer
+from citycredit._internal.wire import iso, parse_time, verification_json
 from citycredit.errors import (
     CityCreditError,
     InvalidArgumentError,

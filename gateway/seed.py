@@ -63,7 +63,7 @@ def ensure_home(service: GatewayService) -> Home:
         return home
     if not service.config.seed_demo:
         raise NotFoundError(f"{home.path} holds no alliance and seeding the demo is off")
-    from citycredit._cli.demo import init_demo
+    from citycredit._internal.demo import init_demo
 
     init_demo(home, now_s=service.now_s())
     log.info("demo alliance created", extra={"fields": {"home": str(home.path)}})

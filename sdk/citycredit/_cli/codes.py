@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from citycredit._cli.output import Output
-from citycredit._cli.resolve import iso, parse_time
 from citycredit._internal.bundle import AcceptedBundle
 from citycredit._internal.codec import decode_envelope, parse_claims
 from citycredit._internal.home import Home, write_public
 from citycredit._internal.keys import Algorithm
 from citycredit._internal.verifier import Verifier, VerifierConfig
-from citycredit._internal.verify import VerifiedCode
+from citycredit._internal.wire import iso, parse_time, verification_json
 from citycredit.errors import BundleError, CodeError, InvalidArgumentError
 
 
@@ -83,16 +82,6 @@ def load_verifier(args: argparse.Namespace) -> Verifier:
         state = verifier.snapshot.accepted
         write_public(Path(args.state), json.dumps({"version": state.version, "digest": state.digest.hex()}).encode())
     return verifier
-
-
-def verification_json(result: VerifiedCode | None, error: Exception | None) -> dict[str, Any]:
-    """The one JSON shape of a verification, shared by the CLI and the gateway."""
-    if result is None:
-        assert isinstance(error, CodeError | BundleError)
-        return {"valid": False, "city": None, "tier": None, "band": None, "issued_at": None,
-                "expires_at": None, "error": error.to_dict()}
-    return {"valid": True, "city": f"{result.city:06d}", "tier": result.tier.name, "band": result.band,
-            "issued_at": iso(result.issued_at_s), "expires_at": iso(result.expires_at_s), "error": None}
 
 
 def _verify(args: argparse.Namespace, out: Output) -> int:

@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from citycredit._cli.codes import verification_json
 from citycredit._internal.bundle import AcceptedBundle, TrustAnchor, open_bundle
 from citycredit._internal.client import BUNDLE_MEDIA_TYPE, HttpRequest, HttpResponse
 from citycredit._internal.eligibility import decision_for_error, period_key
 from citycredit._internal.verify import verify_code
+from citycredit._internal.wire import verification_json
 from citycredit.errors import (
     BundleError,
     CityCreditError,

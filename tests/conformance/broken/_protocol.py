@@ -12,12 +12,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from citycredit._cli.resolve import iso, parse_time
 from citycredit._internal.bundle import AcceptedBundle, TrustAnchor, TrustSnapshot, open_bundle
 from citycredit._internal.codec import SIGNING_CONTEXT, decode_envelope, parse_claims
 from citycredit._internal.eligibility import decision_for_error
 from citycredit._internal.tiers import Tier
 from citycredit._internal.verify import VerifiedCode
+from citycredit._internal.wire import iso, parse_time
 from citycredit.errors import (
     BundleError,
     CityCreditError,

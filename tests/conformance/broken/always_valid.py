@@ -5,9 +5,9 @@ import json
 import sys
 
 from _protocol import _args
-from citycredit._cli.resolve import iso
 from citycredit._internal.codec import decode_envelope, parse_claims
 from citycredit._internal.tiers import Tier
+from citycredit._internal.wire import iso
 
 if __name__ == "__main__":
     args = _args(sys.argv[1:])

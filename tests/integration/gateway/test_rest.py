@@ -39,7 +39,9 @@ def test_issue_then_verify_gives_the_cli_json(http: httpx.Client, gateway: Gatew
     assert issued["tier"] == "EXCELLENT" and issued["city"] == "330100"
     result = http.post("/v1/codes:verify", json={"code": issued["code"]}).json()
     assert result == {"valid": True, "city": "330100", "tier": "EXCELLENT", "band": issued["band"],
-                      "issued_at": issued["issued_at"], "expires_at": issued["expires_at"], "error": None}
+                      "issued_at": issued["issued_at"], "expires_at": issued["expires_at"],
+                      "code_id": result["code_id"], "holder": issued["holder"], "error": None}
+    assert len(bytes.fromhex(result["code_id"])) == 16
 
 
 def test_verify_at_a_later_time_says_expired(http: httpx.Client, gateway: Gateway) -> None:
