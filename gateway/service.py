@@ -18,6 +18,7 @@ import base64
 import hashlib
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -148,6 +149,9 @@ class GatewayService:
         self._adopt_lock = threading.Lock()
         self.ledger = Ledger(db)
         self.executor = ThreadPoolExecutor(max_workers=config.db_pool_size, thread_name_prefix="citycredit-db")
+        # Verification off the event loop (the signature check releases the GIL): one thread per core.
+        self.verify_executor = ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, 8),
+                                                  thread_name_prefix="citycredit-verify")
         self._principals: dict[str, tuple[float, Principal | None]] = {}  # token hash -> (fetched at, principal)
 
     # --- start-up and the served bundle -----------------------------------------------------------
@@ -171,6 +175,7 @@ class GatewayService:
             self.chain_audit()
         finally:
             self.executor.shutdown(wait=True)
+            self.verify_executor.shutdown(wait=True)
             self.db.close()
 
     def chain_audit(self) -> int:

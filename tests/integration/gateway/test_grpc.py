@@ -64,6 +64,18 @@ def test_verify_unary_batch_and_stream(channel: grpc.Channel, http: httpx.Client
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and _error_code(err.value) == "CC_INVALID_ARGUMENT"
 
 
+def test_a_long_stream_answers_every_code_in_order(channel: grpc.Channel, http: httpx.Client,
+                                                  gateway: Gateway) -> None:
+    """More messages than the server reads ahead, valid and refused interleaved: answers keep request order."""
+    codes = [issue(http, gateway, record={"score": 720})["code"] for _ in range(3)]
+    sent = [codes[i % 3] if i % 4 else f"CC1:not-{i}" for i in range(700)]
+    stub = service_pb2_grpc.VerificationServiceStub(channel)
+    answers = list(stub.VerifyCodeStream(iter([service_pb2.VerifyCodeStreamRequest(code=c) for c in sent])))
+    assert [a.verification.valid for a in answers] == [bool(i % 4) for i in range(700)]
+    assert {a.verification.city for a in answers if a.verification.valid} == {HANGZHOU}
+    assert list(stub.VerifyCodeStream(iter([]))) == []
+
+
 def test_offers_check_and_redeem(channel: grpc.Channel, http: httpx.Client, gateway: Gateway) -> None:
     code = issue(http, gateway)["code"]
     eligibility = service_pb2_grpc.EligibilityServiceStub(channel)
