@@ -10,10 +10,20 @@ from pathlib import Path
 
 from citycredit.errors import InvalidArgumentError
 
-__all__ = ["ENV_PREFIX", "GatewayConfig"]
+__all__ = ["ENV_PREFIX", "GatewayConfig", "default_workers"]
 
 ENV_PREFIX = "CITYCREDIT_"
 DEFAULT_HOME = Path("~/.citycredit").expanduser()
+MAX_DEFAULT_WORKERS = 4  # each worker holds its own database pools: keep the default's connections modest
+
+
+def default_workers() -> int:
+    """One worker per CPU this process may run on, at most `MAX_DEFAULT_WORKERS`."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_DEFAULT_WORKERS))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +60,10 @@ class GatewayConfig:
     shutdown_grace_s: float = 10.0
     # Seed the demo alliance (and its credentials file) into an empty database.
     seed_demo: bool = True
+    # Processes serving the same ports (`citycredit up`; 1 = the gateway in the one process).
+    workers: int = field(default_factory=default_workers)
+    # Bind the ports with SO_REUSEPORT, so that several processes share them (set for each worker).
+    reuse_port: bool = False
     # The clock (seconds since the epoch); tests pass a fixed one.
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
@@ -66,6 +80,8 @@ class GatewayConfig:
         if self.db_pool_size < 1 or not 0 <= self.auth_cache_s <= 60 or not 0 < self.audit_chain_interval_s <= 60:
             raise InvalidArgumentError("db_pool_size >= 1, auth_cache_s in [0, 60] and audit_chain_interval_s in "
                                        "(0, 60] are required")
+        if not 1 <= self.workers <= 64:
+            raise InvalidArgumentError(f"workers {self.workers} is not between 1 and 64")
 
     @property
     def database_url(self) -> str:
@@ -116,5 +132,5 @@ _ENV_FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {
     "RATE_BURST": ("rate_burst", int), "SHUTDOWN_GRACE_S": ("shutdown_grace_s", float),
     "DB_POOL_SIZE": ("db_pool_size", int), "AUTH_CACHE_S": ("auth_cache_s", float),
     "AUDIT_CHAIN_INTERVAL_S": ("audit_chain_interval_s", float),
-    "SEED_DEMO": ("seed_demo", _flag),
+    "SEED_DEMO": ("seed_demo", _flag), "WORKERS": ("workers", int),
 }

@@ -17,6 +17,7 @@ _HELP = {
     "citycredit_codes_issued_total": ("counter", "Codes issued with gateway-held keys, by city."),
     "citycredit_bundles_published_total": ("counter", "Trust bundles this replica published."),
     "citycredit_bundle_version": ("gauge", "Version of the trust bundle this replica serves."),
+    "citycredit_process_info": ("gauge", "This replica's worker number (0: not a worker) and process id."),
 }
 
 Labels = tuple[tuple[str, str], ...]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,8 @@ class Gateway:
     service: GatewayService | None = None
     http_port: int = 0
     grpc_port: int = 0
+    # Which worker of `citycredit up --workers N` this is (1..N); 0 when the replica is a process of its own.
+    worker: int = 0
 
     def __post_init__(self) -> None:
         self._grpc: grpc.aio.Server | None = None
@@ -80,8 +83,9 @@ class Gateway:
         self.service = service
         await asyncio.to_thread(service.start)
 
+        reuse_port = int(config.reuse_port)
         self._grpc = grpc.aio.server(options=[("grpc.max_receive_message_length", config.max_body_bytes),
-                                              ("grpc.so_reuseport", 0)])
+                                              ("grpc.so_reuseport", reuse_port)])
         self._health = await add_services(self._grpc, service)
         self.grpc_port = self._grpc.add_insecure_port(f"{self._bind_host()}:{config.grpc_port}")
         if self.grpc_port == 0:
@@ -93,6 +97,8 @@ class Gateway:
         sock = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET, socket.SOCK_STREAM,
                              socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
             sock.bind((config.host, config.http_port))
         except OSError as exc:
@@ -115,10 +121,11 @@ class Gateway:
             await asyncio.sleep(0.01)
         self._refresh_task = asyncio.create_task(self._refresh_loop())
         self._chain_task = asyncio.create_task(self._chain_loop())
-        log.info("gateway ready", extra={"fields": {"http": self.http_url, "grpc": self.grpc_target,
-                                                    "http_port": self.http_port, "grpc_port": self.grpc_port,
-                                                    "bundle_version": service.published.version,
-                                                    "db": _redact(config.database_url)}})
+        service.metrics.set("citycredit_process_info", 1, worker=str(self.worker), pid=str(os.getpid()))
+        log.info("worker ready" if self.worker else "gateway ready",
+                 extra={"fields": {"http": self.http_url, "grpc": self.grpc_target, "http_port": self.http_port,
+                                   "grpc_port": self.grpc_port, "bundle_version": service.published.version,
+                                   "db": _redact(config.database_url), "pid": os.getpid()}})
 
     def _bind_host(self) -> str:
         return f"[{self.host}]" if ":" in self.host else self.host
@@ -148,7 +155,8 @@ class Gateway:
 
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish (up to the grace), then release everything."""
-        log.info("gateway stopping", extra={"fields": {"grace_s": self.config.shutdown_grace_s}})
+        what = "worker" if self.worker else "gateway"
+        log.info(f"{what} stopping", extra={"fields": {"grace_s": self.config.shutdown_grace_s}})
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
         for task in (self._refresh_task, self._chain_task):
@@ -168,7 +176,7 @@ class Gateway:
                 await asyncio.to_thread(self.service.close)  # links what is still pending in the audit log
             except Exception as exc:
                 log.warning("closing the database failed", extra={"fields": {"error": repr(exc)}})
-        log.info("gateway stopped")
+        log.info(f"{what} stopped")
 
 
 def _redact(url: str) -> str:
@@ -182,9 +190,9 @@ def _redact(url: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(config: GatewayConfig) -> AsyncIterator[Gateway]:
+async def running_gateway(config: GatewayConfig, *, worker: int = 0) -> AsyncIterator[Gateway]:
     """`async with running_gateway(config) as gw:` a started replica, stopped gracefully on exit."""
-    gateway = Gateway(config)
+    gateway = Gateway(config, worker=worker)
     await gateway.start()
     try:
         yield gateway
@@ -232,15 +240,26 @@ def gateway_in_thread(config: GatewayConfig, *, timeout_s: float = 60.0) -> Iter
         loop.close()
 
 
-async def serve(config: GatewayConfig) -> None:
-    """Run a replica until SIGTERM or SIGINT, then shut down gracefully (what `citycredit up` does)."""
+async def serve(config: GatewayConfig, *, worker: int = 0, ready: Callable[[Gateway], None] | None = None,
+                stop_when_readable: int | None = None) -> None:
+    """Run a replica until SIGTERM or SIGINT, then shut down gracefully (what `citycredit up` does).
+
+    A worker of a supervisor passes its number, `ready` (called once it serves) and the file descriptor
+    that turns readable when the supervisor is gone, so that it then shuts down too.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if stop_when_readable is not None:
+        loop.add_reader(stop_when_readable, stop.set)
     try:
-        async with running_gateway(config):
+        async with running_gateway(config, worker=worker) as gateway:
+            if ready is not None:
+                ready(gateway)
             await stop.wait()
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+        if stop_when_readable is not None:
+            loop.remove_reader(stop_when_readable)

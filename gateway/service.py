@@ -156,14 +156,18 @@ class GatewayService:
 
     # --- start-up and the served bundle -----------------------------------------------------------
 
-    def start(self) -> None:
-        """Migrate, seed an empty database, load the newest bundle and renew it when half its life is gone."""
+    def prepare(self) -> None:
+        """Migrate, and seed an empty database (what a supervisor does once before its workers start)."""
         from citycredit.gateway.seed import ensure_home, seed_database
 
         if self.config.db_url is None:
             ensure_home(self)  # the SQLite file lives in the home: create the alliance there first
         self.db.migrate()
         seed_database(self)
+
+    def start(self) -> None:
+        """`prepare`, load the newest bundle and renew it when half its life is gone."""
+        self.prepare()
         self._signers = self._load_signers()
         self.refresh()
         self.renew_if_due()

@@ -23,6 +23,8 @@ def register(subparsers: Any) -> None:
     up.add_argument("--host", help="address to listen on (env CITYCREDIT_HOST, default 127.0.0.1)")
     up.add_argument("--grpc-port", type=int, help="gRPC port, 0 = any free one (env CITYCREDIT_GRPC_PORT, 50051)")
     up.add_argument("--http-port", type=int, help="REST port, 0 = any free one (env CITYCREDIT_HTTP_PORT, 8080)")
+    up.add_argument("--workers", type=int, help="processes sharing the ports; 1 = a single process "
+                                                "(env CITYCREDIT_WORKERS, default the CPU count, at most 4)")
     up.set_defaults(handler=_up)
 
     audit = subparsers.add_parser("audit", help="check the gateway's hash-chained audit log")
@@ -47,11 +49,15 @@ def _up(args: argparse.Namespace, out: Output) -> int:
 
         from citycredit.gateway import serve
         from citycredit.gateway.logs import configure_logging
+        from citycredit.gateway.supervisor import supervise
     except ImportError as exc:
         out.error("CC_UNAVAILABLE", f"{_EXTRA_HINT} ({exc.name} is missing)")
         return 2
-    config = _config(args, host=args.host, grpc_port=args.grpc_port, http_port=args.http_port)
+    config = _config(args, host=args.host, grpc_port=args.grpc_port, http_port=args.http_port,
+                     workers=args.workers)
     configure_logging()
+    if config.workers > 1:
+        return int(supervise(config))
     asyncio.run(serve(config))
     return 0
 

@@ -49,10 +49,11 @@ class Replica:
         return "\n".join(self.log)
 
 
-def start_replica(home: Path, dsn: str, *, timeout_s: float = _START_TIMEOUT_S) -> Replica:
-    """Start `citycredit up --db DSN --home HOME` on free ports and wait until it serves."""
+def start_replica(home: Path, dsn: str, *, workers: int = 1, timeout_s: float = _START_TIMEOUT_S) -> Replica:
+    """Start `citycredit up --db DSN --home HOME --workers N` on free ports and wait until it serves."""
     env = {**os.environ, "CITYCREDIT_RATE_PER_S": "100000", "CITYCREDIT_RATE_BURST": "100000",
-           "CITYCREDIT_REFRESH_INTERVAL_S": "0.5", "CITYCREDIT_SHUTDOWN_GRACE_S": "2", "PYTHONUNBUFFERED": "1"}
+           "CITYCREDIT_REFRESH_INTERVAL_S": "0.5", "CITYCREDIT_SHUTDOWN_GRACE_S": "2", "PYTHONUNBUFFERED": "1",
+           "CITYCREDIT_WORKERS": str(workers)}
     argv = [sys.executable, "-m", "citycredit", "up", "--db", dsn, "--home", str(home),
             "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0"]
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -99,19 +100,21 @@ class Cluster:
 
 
 @pytest.fixture
-def start_cluster(postgres_database: str, tmp_path: Path) -> Iterator[Callable[[int], Cluster]]:
-    """`start_cluster(n)`: n replicas on a fresh PostgreSQL database, all stopped after the test.
+def start_cluster(postgres_database: str, tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
+    """`start_cluster(n, workers=1)`: n replicas (`citycredit up` processes of `workers` workers each) on a
+    fresh PostgreSQL database, all stopped after the test.
 
     The first replica creates the demo alliance in the shared home and seeds the
     database; the others then start together.
     """
     started: list[Replica] = []
 
-    def start(count: int) -> Cluster:
+    def start(count: int, *, workers: int = 1) -> Cluster:
         home = tmp_path / "home"
-        started.append(start_replica(home, postgres_database))
+        started.append(start_replica(home, postgres_database, workers=workers))
         with ThreadPoolExecutor(max_workers=max(count - 1, 1)) as pool:
-            futures = [pool.submit(start_replica, home, postgres_database) for _ in range(count - 1)]
+            futures = [pool.submit(start_replica, home, postgres_database, workers=workers)
+                       for _ in range(count - 1)]
             failures = []
             for future in futures:
                 try:

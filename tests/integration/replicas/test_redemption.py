@@ -16,6 +16,8 @@ from citycredit._internal.client import GatewayClient, Redemption
 from citycredit._internal.eligibility import Reason
 from citycredit.errors import UnavailableError
 
+from tests.support.workers import counter, metrics_by_worker
+
 from .conftest import HANGZHOU, QUOTA_OFFER, QUZHOU, Cluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -81,6 +83,34 @@ def test_64_concurrent_redemptions_across_replicas_spend_exactly_the_quota(
     assert sorted(r[0] for r in stored) == sorted(a.redemption_id or "" for a in spent)
     after = clients[0].check(issued["code"], QUOTA_OFFER)
     assert (after.eligible, after.reason, after.quota_remaining) == (False, Reason.QUOTA_EXHAUSTED, 0)
+    for client in clients:
+        client.close()
+
+
+def test_the_workers_of_one_gateway_spend_exactly_the_quota(start_cluster: Callable[..., Cluster]) -> None:
+    """`citycredit up --workers 2` on PostgreSQL: 64 racing requests over connections that the kernel spreads
+    across both workers spend three slots, and both workers answered some of them."""
+    cluster = start_cluster(1, workers=2)
+    replica = cluster.replicas[0]
+    issued = issue_code(cluster, "tourist-workers")
+    merchant = cluster.token(QUZHOU)
+    clients = [GatewayClient.rest(replica.http_url, api_key=merchant, timeout_s=60) for _ in range(12)]
+    clients += [GatewayClient.grpc(replica.grpc_target, api_key=merchant, timeout_s=60) for _ in range(4)]
+    start = threading.Barrier(64, timeout=60)
+
+    def redeem(i: int) -> Redemption:
+        start.wait()
+        return clients[i % len(clients)].redeem(issued["code"], QUOTA_OFFER, f"workers-scan-{i}")
+
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        answers = list(pool.map(redeem, range(64)))
+    spent = [a for a in answers if a.redeemed]
+    assert len(spent) == QUOTA
+    assert Counter(a.decision.reason for a in answers if not a.redeemed) == {Reason.QUOTA_EXHAUSTED: 64 - QUOTA}
+    stored = stored_redemptions(cluster.dsn, issued["holder"])
+    assert sorted(r[0] for r in stored) == sorted(a.redemption_id or "" for a in spent)
+    answered = [counter(m, "citycredit_redemptions_total") for m in metrics_by_worker(replica.http_url, 2).values()]
+    assert sum(answered) == 64 and min(answered) > 0, answered
     for client in clients:
         client.close()
 
