@@ -38,12 +38,16 @@ class GatewayRun:
     keys: dict[bytes, tuple[Algorithm, bytes]]  # every city key of the home: kid -> (algorithm, SPKI)
 
 
-def start_gateway(ctx: Context, *, db_url: str | None = None, codes: int = 0) -> GatewayRun:
-    """Start a replica (SQLite in its home unless `db_url`), kept until the run ends."""
+def start_gateway(ctx: Context, *, db_url: str | None = None, codes: int = 0, deployed: bool = False) -> GatewayRun:
+    """Start a gateway (SQLite in its home unless `db_url`), kept until the run ends.
+
+    One process unless `deployed`: then as `citycredit up` runs by default, with its worker processes.
+    """
     from citycredit._internal.home import Home
 
     home = Path(ctx.resources.enter_context(tempfile.TemporaryDirectory(prefix="cc-bench-"))) / "home"
-    server = ctx.resources.enter_context(server_process("gateway", str(home), *([db_url] if db_url else [])))
+    kind = "gateway-workers" if deployed else "gateway"
+    server = ctx.resources.enter_context(server_process(kind, str(home), *([db_url] if db_url else [])))
     state = Home(home)
     alliance = state.load()
     issuers = [state.issuer(city, Algorithm.ED25519) for city in sorted(alliance.cities)]

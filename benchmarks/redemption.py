@@ -1,6 +1,7 @@
 """Redemptions per second on PostgreSQL with 64 concurrent clients, and not one over quota.
 
-A gateway replica runs on a throwaway PostgreSQL cluster (the project's test
+A gateway, deployed as `citycredit up` runs it by default (one worker process per CPU, at most 4,
+sharing the port), runs on a throwaway PostgreSQL cluster (the project's test
 cluster, but durable here: fsync and synchronous commit on). 64 keep-alive
 clients redeem a quota offer (`uses` per holder per period) for fresh holders:
 each holder is tried `uses + 1` times under distinct idempotency keys, in a
@@ -82,13 +83,15 @@ def _overspent(dsn: str, uses: int) -> int:
 
 
 def run(ctx: Context) -> list[Figure]:
+    from citycredit.gateway.config import default_workers
+
     from tests.support.postgres import PostgresCluster
 
     settings = ctx.settings
     cluster = PostgresCluster.start(max_connections=200, settings=_DURABLE)
     ctx.resources.callback(cluster.stop)
     dsn = cluster.create_database("bench")
-    gateway = start_gateway(ctx, db_url=dsn)
+    gateway = start_gateway(ctx, db_url=dsn, deployed=True)
     offer = _quota_offer(gateway)
     from citycredit.gateway import load_credentials
 
@@ -133,7 +136,8 @@ def run(ctx: Context) -> list[Figure]:
     return [
         Figure(name="gateway.redeem.postgres", value=rate, unit="redemptions/s", baseline=TARGET_RATE,
                baseline_name="required", ratio=rate / TARGET_RATE, target=FIGURES[0].target,
-               note=f"{CLIENTS} clients, REST, durable PostgreSQL; {holders} holders a round, offer {offer.id} "
+               note=f"{CLIENTS} clients, REST, gateway with {default_workers()} workers, durable PostgreSQL; "
+                    f"{holders} holders a round, offer {offer.id} "
                     f"({offer.quota.uses} a period), {requests} requests: {summary}"),
         Figure(name="gateway.redeem.quota_kept", value=kept, unit="fraction", baseline=1.0,
                baseline_name="all holders", ratio=kept, target=FIGURES[1].target,

@@ -1,6 +1,8 @@
 """Servers for the gateway benchmarks, each in its own process so that load and service do not share a GIL.
 
-`python -m benchmarks.servers gateway HOME [DB_URL]` runs a gateway replica;
+`python -m benchmarks.servers gateway HOME [DB_URL]` runs a gateway replica in one process
+(`citycredit up --workers 1`), `gateway-workers HOME [DB_URL]` the gateway as `citycredit up` runs it
+by default (one worker per CPU, at most 4, sharing the ports);
 `echo-grpc` and `echo-rest` run the bare baselines: the same gRPC service and the
 same REST route answering a canned response without doing any work. Each prints
 one JSON line with its ports when ready and serves until SIGTERM or stdin closes.
@@ -82,15 +84,34 @@ def _ready(**ports: int) -> None:
     print(json.dumps(ports), flush=True)
 
 
-async def _gateway(home: str, db_url: str | None) -> None:
-    from citycredit.gateway import GatewayConfig, running_gateway
+def _gateway_config(home: str, db_url: str | None, workers: int) -> Any:
+    from citycredit.gateway import GatewayConfig
 
     # Benchmark load comes from one client: lift the per-key rate limit far above what it can send.
-    config = GatewayConfig(home=Path(home), db_url=db_url, host=_LOOPBACK, grpc_port=0, http_port=0,
-                           rate_per_s=1e9, rate_burst=1_000_000_000, shutdown_grace_s=2.0)
-    async with running_gateway(config) as gateway:
+    return GatewayConfig(home=Path(home), db_url=db_url, host=_LOOPBACK, grpc_port=0, http_port=0,
+                         rate_per_s=1e9, rate_burst=1_000_000_000, shutdown_grace_s=2.0, workers=workers)
+
+
+async def _gateway(home: str, db_url: str | None) -> None:
+    """One gateway process (`citycredit up --workers 1`)."""
+    from citycredit.gateway import running_gateway
+
+    async with running_gateway(_gateway_config(home, db_url, 1)) as gateway:
         _ready(grpc_port=gateway.grpc_port, http_port=gateway.http_port)
         await _until_told_to_stop()
+
+
+def _gateway_workers(home: str, db_url: str | None) -> None:
+    """The gateway as `citycredit up` runs it by default: a supervisor and one worker per CPU (capped)."""
+    from citycredit.gateway.config import default_workers
+    from citycredit.gateway.supervisor import supervise
+
+    config = _gateway_config(home, db_url, default_workers())
+    if config.workers == 1:
+        asyncio.run(_gateway(home, db_url))
+        return
+    # The supervisor stops its workers on SIGTERM, which is how `server_process` ends every server.
+    raise SystemExit(supervise(config, ready=lambda http, grpc: _ready(grpc_port=grpc, http_port=http)))
 
 
 async def _echo_grpc() -> None:
@@ -142,6 +163,8 @@ def main(argv: list[str]) -> None:
     kind, rest = argv[0], argv[1:]
     if kind == "gateway":
         asyncio.run(_gateway(rest[0], rest[1] if len(rest) > 1 else None))
+    elif kind == "gateway-workers":
+        _gateway_workers(rest[0], rest[1] if len(rest) > 1 else None)
     elif kind == "echo-grpc":
         asyncio.run(_echo_grpc())
     elif kind == "echo-rest":

@@ -103,8 +103,8 @@ def test_two_workers_share_one_port_each_and_both_answer(up: Up) -> None:
     assert up.ready["workers"] == 2 and len(pids) == 2
     assert {line.get("worker") for line in up.lines if line["msg"] == "worker ready"} == {1, 2}
     code = _issue(up, "two-workers")
-    for _ in range(16):  # a new connection each time: the kernel picks a worker for each
-        with grpc.insecure_channel(up.ready["grpc"]) as channel:
+    for _ in range(16):  # a new connection each time (no shared subchannel): the kernel picks a worker for each
+        with grpc.insecure_channel(up.ready["grpc"], options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
             stub = service_pb2_grpc.VerificationServiceStub(channel)
             assert stub.VerifyCode(service_pb2.VerifyCodeRequest(code=code), timeout=30).verification.valid
     workers = metrics_by_worker(up.http_url, 2)
