@@ -21,6 +21,9 @@ class Tier(enum.IntEnum):
     EXCELLENT = 5
     OUTSTANDING = 6
 
+    def __str__(self) -> str:
+        return self.name  # an IntEnum would print its number; people read EXCELLENT, not 5
+
     @property
     def proto(self) -> tier_pb2.Tier:
         return cast(tier_pb2.Tier, self.value)

@@ -62,3 +62,4 @@ def test_sm2_codes_round_trip() -> None:
     alliance = InMemoryAlliance(now_s=NOW_S, algorithms=[Algorithm.SM2])
     code = alliance.issue(330100, Tier.OUTSTANDING, algorithm=Algorithm.SM2).code
     assert alliance.verifier().verify(code).tier is Tier.OUTSTANDING
+
