@@ -108,6 +108,14 @@ def test_new_p256_key_published_into_the_bundle(cli, tmp_path: Path) -> None:  #
     assert cli("verify", code, "--home", str(home)).code == 0
 
 
+def test_sm2_key_from_the_cli_round_trip(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    home = tmp_path / "home"
+    assert cli("demo", "init", "--dir", str(home)).code == 0
+    assert cli("keys", "new", "--city", "hangzhou", "--alg", "sm2", "--home", str(home)).code == 0
+    code = issue(cli, home, "hangzhou", "--alg", "sm2")
+    assert cli("verify", code, "--home", str(home), "--json").json()["tier"] == "EXCELLENT"
+
+
 def test_keys_new_refuses_to_overwrite(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     from citycredit._internal import keys
 
