@@ -130,15 +130,10 @@ def _issue(args: argparse.Namespace, out: Output) -> int:
     registry = load_registry(home.schemes_dir if home.schemes_dir.is_dir() else None)
     scheme = registry.resolve_city(args.city)
     rating = scheme.map(local_record(args))
-    issuer = home.issuer(scheme.city, Algorithm.from_slug(args.alg) if args.alg else None)
     holder_ref = args.holder or f"demo-holder-{time.time_ns()}"
-    issued = issuer.issue(holder_ref=holder_ref, tier=rating.tier, band=rating.band, now_s=int(time.time()),
-                          ttl_s=args.ttl_s)
-    log = home.city_dir(scheme.city) / "issued.jsonl"
-    with log.open("a", encoding="utf-8") as f:  # the city's own register, for revocation and audit
-        f.write(json.dumps({"code_id": issued.code_id.hex(), "holder": issued.holder.hex(),
-                            "status_index": issued.status_index, "issued_at": issued.issued_at_s,
-                            "expires_at": issued.expires_at_s, "tier": issued.tier.name}) + "\n")
+    issued = home.issue(scheme.city, holder_ref=holder_ref, tier=rating.tier, band=rating.band,
+                        now_s=int(time.time()), ttl_s=args.ttl_s,
+                        algorithm=Algorithm.from_slug(args.alg) if args.alg else None)
     if args.qr:
         _write_qr(issued.code, Path(args.qr))
     if args.json:

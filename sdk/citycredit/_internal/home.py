@@ -8,6 +8,7 @@ Layout::
     D/governance/<kid>.<alg>.pem       governance private keys (0600)
     D/cities/<code>/<kid>.<alg>.pem    city signing keys (0600)
     D/cities/<code>/holder.secret      the city's pseudonym secret, hex (0600)
+    D/cities/<code>/issued.jsonl       the city's register of issued codes (no identities)
     D/schemes/*.json                   optional scheme overrides for this alliance
 
 Writes go to a temporary file and are renamed into place, so a crash never
@@ -16,14 +17,16 @@ leaves a half-written file.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
 
 from citycredit._internal.alliance import Alliance, KeyRecord
 from citycredit._internal.bundle import TrustAnchor
-from citycredit._internal.issue import Issuer
+from citycredit._internal.issue import IssuedCode, Issuer
 from citycredit._internal.keys import Algorithm, SigningKey
+from citycredit._internal.tiers import Tier
 from citycredit.errors import InvalidArgumentError, NotFoundError
 
 __all__ = ["BUNDLE_TTL_S", "Home", "write_private", "write_public"]
@@ -148,6 +151,37 @@ class Home:
         policy_version = record.tier_policy.version if record.tier_policy is not None else 0
         return Issuer(city=city, key=self.signing_key(city, algorithm), holder_secret=self.holder_secret(city),
                       policy_version=policy_version, status_list_size=record.status.size)
+
+    # --- the register of issued codes ------------------------------------------------------------
+
+    def issue(self, city: int, *, holder_ref: str, tier: Tier, band: str, now_s: int, ttl_s: int,
+              algorithm: Algorithm | None = None) -> IssuedCode:
+        """Issue and register a code, at a status index that no unexpired code of the city holds.
+
+        Two live codes sharing an index would be revoked together; an index is reused only after
+        every code that held it has expired.
+        """
+        issuer = self.issuer(city, algorithm)
+        register = self.city_dir(city) / "issued.jsonl"
+        taken = set()
+        if register.is_file():
+            for line in register.read_text(encoding="utf-8").splitlines():
+                entry = json.loads(line)
+                if entry["expires_at"] > now_s:
+                    taken.add(entry["status_index"])
+        if len(taken) >= issuer.status_list_size:
+            raise InvalidArgumentError(f"every status index of city {city} is held by a live code")
+        index = secrets.randbelow(issuer.status_list_size)
+        while index in taken:
+            index = secrets.randbelow(issuer.status_list_size)
+        issued = issuer.issue(holder_ref=holder_ref, tier=tier, band=band, now_s=now_s, ttl_s=ttl_s,
+                              status_index=index)
+        register.parent.mkdir(parents=True, exist_ok=True)
+        with register.open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"code_id": issued.code_id.hex(), "holder": issued.holder.hex(),
+                                "status_index": issued.status_index, "issued_at": issued.issued_at_s,
+                                "expires_at": issued.expires_at_s, "tier": issued.tier.name}) + "\n")
+        return issued
 
     # --- publishing -------------------------------------------------------------------------------
 

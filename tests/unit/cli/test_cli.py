@@ -213,3 +213,25 @@ def test_a_bundle_refused_while_verifying_is_bad_input_not_a_verdict(cli, tmp_pa
     (tmp_path / "anchor.json").write_text(alliance.anchor.to_json())
     run = cli("verify", alliance.issue(body.cities[0].city).code, "--bundle", str(tmp_path / "bundle.ccb"), "--json")
     assert run.code == 2 and run.json()["error"]["code"] == "CC_BUNDLE_MALFORMED"
+
+
+def test_status_indexes_of_live_codes_are_never_shared(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two live codes on one index would be revoked together: the register makes the issuer draw again."""
+    import itertools
+    import time
+
+    from citycredit import Tier
+    from citycredit._internal import home as home_module
+    from citycredit._internal.home import Home
+
+    home = Home(demo_home)
+    now = int(time.time())
+    draws = itertools.chain([7, 7, 7, 8], itertools.repeat(9))
+    monkeypatch.setattr(home_module.secrets, "randbelow", lambda n: next(draws))
+    first = home.issue(330500, holder_ref="a", tier=Tier.GOOD, band="良好", now_s=now, ttl_s=60)
+    second = home.issue(330500, holder_ref="b", tier=Tier.GOOD, band="良好", now_s=now, ttl_s=60)
+    assert (first.status_index, second.status_index) == (7, 8)
+    # Once the first code has expired its index is free again.
+    draws = itertools.chain([7], itertools.repeat(9))
+    third = home.issue(330500, holder_ref="c", tier=Tier.GOOD, band="良好", now_s=now + 61, ttl_s=60)
+    assert third.status_index == 7
