@@ -156,12 +156,13 @@ class Home:
 
     def issue(self, city: int, *, holder_ref: str, tier: Tier, band: str, now_s: int, ttl_s: int,
               algorithm: Algorithm | None = None) -> IssuedCode:
-        """Issue and register a code, at a status index that no unexpired code of the city holds.
+        """Issue and register a code, at a status index that is not revoked and that no live code holds.
 
-        Two live codes sharing an index would be revoked together; an index is reused only after
-        every code that held it has expired.
+        Two live codes sharing an index would be revoked together, and a code on a revoked index would be
+        born revoked; an index is reused only after every code that held it has expired.
         """
         issuer = self.issuer(city, algorithm)
+        revoked = self.load().city(city).status
         register = self.city_dir(city) / "issued.jsonl"
         taken = set()
         if register.is_file():
@@ -169,10 +170,10 @@ class Home:
                 entry = json.loads(line)
                 if entry["expires_at"] > now_s:
                     taken.add(entry["status_index"])
-        if len(taken) >= issuer.status_list_size:
-            raise InvalidArgumentError(f"every status index of city {city} is held by a live code")
+        if len(taken) + revoked.count() >= issuer.status_list_size:
+            raise InvalidArgumentError(f"city {city}'s status list is full; enlarge it")
         index = secrets.randbelow(issuer.status_list_size)
-        while index in taken:
+        while index in taken or revoked.is_revoked(index):
             index = secrets.randbelow(issuer.status_list_size)
         issued = issuer.issue(holder_ref=holder_ref, tier=tier, band=band, now_s=now_s, ttl_s=ttl_s,
                               status_index=index)

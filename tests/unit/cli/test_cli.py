@@ -215,7 +215,7 @@ def test_a_bundle_refused_while_verifying_is_bad_input_not_a_verdict(cli, tmp_pa
     assert run.code == 2 and run.json()["error"]["code"] == "CC_BUNDLE_MALFORMED"
 
 
-def test_status_indexes_of_live_codes_are_never_shared(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_status_indexes_of_live_codes_are_never_shared(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """Two live codes on one index would be revoked together: the register makes the issuer draw again."""
     import itertools
     import time
@@ -224,7 +224,8 @@ def test_status_indexes_of_live_codes_are_never_shared(demo_home: Path, monkeypa
     from citycredit._internal import home as home_module
     from citycredit._internal.home import Home
 
-    home = Home(demo_home)
+    assert cli("demo", "init", "--dir", str(tmp_path / "home")).code == 0
+    home = Home(tmp_path / "home")
     now = int(time.time())
     draws = itertools.chain([7, 7, 7, 8], itertools.repeat(9))
     monkeypatch.setattr(home_module.secrets, "randbelow", lambda n: next(draws))
@@ -235,3 +236,10 @@ def test_status_indexes_of_live_codes_are_never_shared(demo_home: Path, monkeypa
     draws = itertools.chain([7], itertools.repeat(9))
     third = home.issue(330500, holder_ref="c", tier=Tier.GOOD, band="良好", now_s=now + 61, ttl_s=60)
     assert third.status_index == 7
+    # A revoked index is never handed out again: the code would be born revoked.
+    alliance = home.load()
+    alliance.revoke_index(330500, 11, now_s=now)
+    home.publish(alliance, now_s=now)
+    draws = itertools.chain([11, 11], itertools.repeat(12))
+    assert home.issue(330500, holder_ref="d", tier=Tier.GOOD, band="良好", now_s=now + 200, ttl_s=60
+                      ).status_index == 12
