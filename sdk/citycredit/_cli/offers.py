@@ -1,15 +1,17 @@
-"""`citycredit offers` and `citycredit check`: the same-city treatment catalogue and decisions."""
+"""`citycredit offers`, `check` and `redeem`: the same-city treatment catalogue, decisions and redemptions."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import uuid
 from typing import Any
 
 from citycredit._cli.codes import add_json_flag, add_trust_args, load_verifier
 from citycredit._cli.output import Output
 from citycredit._cli.resolve import resolve_city
 from citycredit._internal.eligibility import Decision, Offer, Reason
-from citycredit.errors import BundleError
+from citycredit.errors import BundleError, UnavailableError
 
 
 def register(subparsers: Any) -> None:
@@ -25,6 +27,18 @@ def register(subparsers: Any) -> None:
     add_trust_args(check)
     add_json_flag(check)
     check.set_defaults(handler=_check)
+
+    redeem = subparsers.add_parser("redeem", help="spend an offer for the code's holder at a gateway "
+                                                  "(exit 0 redeemed, 1 not eligible, 2 bad input)")
+    redeem.add_argument("code", help="the CC1: string")
+    redeem.add_argument("--offer", required=True, help="offer id")
+    redeem.add_argument("--gateway", required=True, help="gateway REST URL, e.g. http://127.0.0.1:8080")
+    redeem.add_argument("--api-key", help="merchant API key (default: $CITYCREDIT_API_KEY)")
+    redeem.add_argument("--idempotency-key", help="reuse to retry a redemption safely (default: a new one)")
+    redeem.add_argument("--retries", type=int, default=3, help="retries with the same key if the gateway is "
+                                                               "unreachable (default 3)")
+    add_json_flag(redeem)
+    redeem.set_defaults(handler=_redeem)
 
 
 def offer_json(offer: Offer) -> dict[str, Any]:
@@ -83,3 +97,31 @@ def _print_decision(decision: Decision, out: Output) -> None:
     if decision.quota_remaining is not None:
         out.field("quota left", decision.quota_remaining)
     out.field("why", decision.detail)
+
+
+def _redeem(args: argparse.Namespace, out: Output) -> int:
+    from citycredit._internal.client import GatewayClient
+
+    key = args.api_key or os.environ.get("CITYCREDIT_API_KEY")
+    idempotency_key = args.idempotency_key or f"cli-{uuid.uuid4()}"
+    client = GatewayClient.rest(args.gateway, api_key=key)
+    for attempt in range(max(args.retries, 0) + 1):
+        try:
+            redemption = client.redeem(args.code, args.offer, idempotency_key)
+            break
+        except UnavailableError:
+            if attempt == max(args.retries, 0):
+                out.error(UnavailableError.code, f"the gateway did not answer; retry with --idempotency-key "
+                                                 f"{idempotency_key} so that nothing is spent twice")
+                return 2
+    decision = redemption.decision
+    if args.json:
+        out.json({"redeemed": redemption.redeemed, "redemption_id": redemption.redemption_id,
+                  "replayed": redemption.replayed, "idempotency_key": idempotency_key,
+                  "decision": decision.to_dict()})
+    else:
+        _print_decision(decision, out)
+        if redemption.redeemed:
+            again = " (replayed: this key was already redeemed)" if redemption.replayed else ""
+            out.field("redemption", f"{redemption.redemption_id}{again}")
+    return 0 if redemption.redeemed else 1
