@@ -22,7 +22,7 @@ import os
 import secrets
 from pathlib import Path
 
-from citycredit._internal.alliance import Alliance, KeyRecord
+from citycredit._internal.alliance import Alliance, CityRecord, KeyRecord
 from citycredit._internal.bundle import TrustAnchor
 from citycredit._internal.issue import IssuedCode, Issuer
 from citycredit._internal.keys import Algorithm, SigningKey
@@ -126,18 +126,17 @@ class Home:
         write_private(path, key.to_pem())
         return path
 
-    def signing_key(self, city: int, algorithm: Algorithm | None = None) -> SigningKey:
+    def _signing_key(self, record: CityRecord, algorithm: Algorithm | None) -> SigningKey:
         """The newest active key of the city (of one algorithm if given) whose private half is here."""
-        alliance = self.load()
-        for record in reversed(alliance.city(city).keys):
-            if record.status != "active" or (algorithm is not None and record.algorithm != algorithm):
+        for key in reversed(record.keys):
+            if key.status != "active" or (algorithm is not None and key.algorithm != algorithm):
                 continue
-            path = self.city_dir(city) / f"{record.kid.hex()}.{record.algorithm.slug}.pem"
+            path = self.city_dir(record.city) / f"{key.kid.hex()}.{key.algorithm.slug}.pem"
             if path.is_file():
                 return load_key_file(path)
         wanted = f" {algorithm.slug}" if algorithm else ""
-        raise NotFoundError(f"no active{wanted} signing key for city {city} in {self.path}; "
-                            f"add one with: citycredit keys new --city {city} --home {self.path}")
+        raise NotFoundError(f"no active{wanted} signing key for city {record.city} in {self.path}; "
+                            f"add one with: citycredit keys new --city {record.city} --home {self.path}")
 
     def holder_secret(self, city: int) -> bytes:
         path = self.city_dir(city) / "holder.secret"
@@ -146,11 +145,13 @@ class Home:
         return bytes.fromhex(path.read_text().strip())
 
     def issuer(self, city: int, algorithm: Algorithm | None = None) -> Issuer:
-        alliance = self.load()
-        record = alliance.city(city)
+        return self._issuer(self.load().city(city), algorithm)
+
+    def _issuer(self, record: CityRecord, algorithm: Algorithm | None) -> Issuer:
         policy_version = record.tier_policy.version if record.tier_policy is not None else 0
-        return Issuer(city=city, key=self.signing_key(city, algorithm), holder_secret=self.holder_secret(city),
-                      policy_version=policy_version, status_list_size=record.status.size)
+        return Issuer(city=record.city, key=self._signing_key(record, algorithm),
+                      holder_secret=self.holder_secret(record.city), policy_version=policy_version,
+                      status_list_size=record.status.size)
 
     # --- the register of issued codes ------------------------------------------------------------
 
@@ -161,8 +162,9 @@ class Home:
         Two live codes sharing an index would be revoked together, and a code on a revoked index would be
         born revoked; an index is reused only after every code that held it has expired.
         """
-        issuer = self.issuer(city, algorithm)
-        revoked = self.load().city(city).status
+        record = self.load().city(city)  # one read of the alliance for the key, the policy and the revocations
+        issuer = self._issuer(record, algorithm)
+        revoked = record.status
         register = self.city_dir(city) / "issued.jsonl"
         taken = set()
         if register.is_file():
