@@ -88,8 +88,7 @@ def test_revocation_end_to_end(cli, tmp_path: Path) -> None:  # type: ignore[no-
     code, keep = issue(cli, home, "xiamen"), issue(cli, home, "xiamen")
     assert cli("revoke", code, "--home", str(home)).code == 0
     assert cli("verify", code, "--home", str(home), "--json").json()["error"]["code"] == "CC_REVOKED"
-    assert cli("verify", keep, "--home", str(home)).code == 0 or \
-        cli("verify", keep, "--home", str(home), "--json").json()["error"]["code"] == "CC_REVOKED"  # 1/131072
+    assert cli("verify", keep, "--home", str(home)).code == 0  # live codes never share a status index
     holder = issue(cli, home, "fuzhou", "--holder", "id-42")
     assert cli("revoke", holder, "--home", str(home), "--holder").code == 0
     assert cli("verify", holder, "--home", str(home), "--json").json()["error"]["code"] == "CC_REVOKED"
