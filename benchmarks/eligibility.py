@@ -9,11 +9,11 @@ holders, tiers too low and local-only refusals.
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
 from collections.abc import Callable, Sequence
 
 from citycredit import Algorithm, Tier, Verifier
+from citycredit.core import Agreement, Benefit, BenefitKind, Category, Offer, Period, Quota, to_proto
 
 from benchmarks.fixtures import BASE_CITIES, Context, Federation, raw_verify_batch
 from benchmarks.harness import AT_LEAST, Figure, Spec, paired_rounds, throughput_figure
@@ -23,16 +23,8 @@ TARGET = AT_LEAST(0.8)
 FIGURES = (Spec("sdk.ed25519.verify_decide", "codes/s", TARGET),)
 
 
-def unavailable() -> str | None:
-    if importlib.util.find_spec("citycredit._internal.eligibility") is None:
-        return "not measured: engine missing"
-    return None
-
-
 def add_offers(federation: Federation) -> list[str]:
     """Offers and an agreement for the base cities; returns the offer ids."""
-    from citycredit._internal.eligibility import Agreement, Benefit, BenefitKind, Category, Offer, Period, Quota
-
     since = federation.now_s - 365 * 86400
     ids = []
     for city, slug, _ in BASE_CITIES:
@@ -42,11 +34,11 @@ def add_offers(federation: Federation) -> list[str]:
         parking = Offer(id=f"{slug}.parking", city=city, category=Category.PARKING, min_tier=Tier.EXCELLENT,
                         benefit=Benefit(kind=BenefitKind.DISCOUNT, discount_percent=10, text_zh="停车九折"),
                         title_zh="信用停车", valid_from_s=since, local_only=True)
-        federation.alliance.offers.extend([scenic.to_proto(), parking.to_proto()])
+        federation.alliance.offers.extend([to_proto(scenic), to_proto(parking)])
         ids += [scenic.id, parking.id]
-    federation.alliance.agreements.append(Agreement(
+    federation.alliance.agreements.append(to_proto(Agreement(
         id="all-ten", cities=frozenset(c for c, _, _ in BASE_CITIES), not_before_s=since,
-        categories=frozenset({Category.SCENIC_SPOT, Category.HOTEL, Category.PARKING}), title="十城互认").to_proto())
+        categories=frozenset({Category.SCENIC_SPOT, Category.HOTEL, Category.PARKING}), title="十城互认")))
     return ids
 
 

@@ -14,9 +14,15 @@ from dataclasses import dataclass, field
 
 from citycredit import Algorithm, Issuer, SigningKey, Tier, TrustAnchor, Verifier
 from citycredit._gen.citycredit.v1 import bundle_pb2
-from citycredit._internal.alliance import Alliance, CityRecord, KeyRecord
-from citycredit._internal.codec import SIGNING_CONTEXT, decode_envelope
-from citycredit._internal.statuslist import MIN_STATUS_LIST_SIZE, StatusBits
+from citycredit.core import (
+    MIN_STATUS_LIST_SIZE,
+    SIGNING_CONTEXT,
+    Alliance,
+    CityRecord,
+    KeyRecord,
+    StatusBits,
+    decode_envelope,
+)
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from citycredit import Algorithm, Tier
+from citycredit._home import Home
 
 from benchmarks.fixtures import CODE_TTL_S, Context
 from benchmarks.servers import ServerProcess, server_process
@@ -25,7 +26,7 @@ T = TypeVar("T")
 def gateway_unavailable() -> str | None:
     if importlib.util.find_spec("citycredit.gateway") is None:
         return GATEWAY_MISSING
-    import citycredit.gateway as gateway
+    import citycredit.gateway as gateway  # noqa: PLC0415 - optional: the gateway extra may be missing
 
     return None if hasattr(gateway, "running_gateway") else GATEWAY_MISSING
 
@@ -43,7 +44,6 @@ def start_gateway(ctx: Context, *, db_url: str | None = None, codes: int = 0, de
 
     One process unless `deployed`: then as `citycredit up` runs by default, with its worker processes.
     """
-    from citycredit._internal.home import Home
 
     home = Path(ctx.resources.enter_context(tempfile.TemporaryDirectory(prefix="cc-bench-"))) / "home"
     kind = "gateway-workers" if deployed else "gateway"

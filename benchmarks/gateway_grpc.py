@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import grpc
+from citycredit._gen.citycredit.v1 import service_pb2, service_pb2_grpc
 
 from benchmarks.fixtures import Context, raw_verify_batch
 from benchmarks.gateway_common import gateway_and_echo, gateway_unavailable
@@ -33,7 +34,6 @@ unavailable = gateway_unavailable
 
 
 def run(ctx: Context) -> list[Figure]:
-    from citycredit._gen.citycredit.v1 import service_pb2, service_pb2_grpc
 
     settings = ctx.settings
     n, timeout_s = settings.gateway_requests, settings.gateway_seconds

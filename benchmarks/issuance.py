@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 from citycredit import Algorithm, Issuer, SigningKey, Tier
-from citycredit._internal.codec import SIGNING_CONTEXT, decode_envelope
+from citycredit.core import SIGNING_CONTEXT, decode_envelope
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 

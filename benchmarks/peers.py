@@ -19,8 +19,7 @@ from typing import Any
 import cbor2
 import jwt
 from citycredit import Algorithm as CcAlgorithm
-from citycredit._internal.base45 import b45decode, b45encode
-from citycredit._internal.codec import decode_envelope, parse_claims
+from citycredit.core import b45decode, b45encode, decode_envelope, parse_claims
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from pycose.algorithms import EdDSA
 from pycose.headers import KID, Algorithm

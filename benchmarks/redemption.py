@@ -21,6 +21,7 @@ from collections import Counter
 from typing import Any
 
 from citycredit import Algorithm, Tier
+from citycredit._home import Home
 
 from benchmarks.fixtures import CODE_TTL_S, Context
 from benchmarks.gateway_common import GatewayRun, LoadLoop, gateway_unavailable, start_gateway
@@ -42,15 +43,13 @@ def unavailable() -> str | None:
     if reason:
         return reason
     try:
-        from tests.support.postgres import find_bindir
+        from tests.support.postgres import find_bindir  # noqa: PLC0415 - optional: needs the source tree
     except ImportError:
         return "skipped: PostgreSQL test support not available"
     return None if find_bindir() is not None else "skipped: PostgreSQL not installed"
 
 
 def _quota_offer(gateway: GatewayRun) -> Any:
-    from citycredit._internal.home import Home
-
     offers = [o for o in Home(gateway.home).load().offers if o.HasField("quota") and not o.venue]
     if not offers:
         raise RuntimeError("the demo alliance has no quota offer to redeem")
@@ -58,8 +57,6 @@ def _quota_offer(gateway: GatewayRun) -> Any:
 
 
 def _requests(gateway: GatewayRun, offer: Any, holders: int, tag: str) -> tuple[list[dict[str, str]], int]:
-    from citycredit._internal.home import Home
-
     issuer = Home(gateway.home).issuer(offer.city, Algorithm.ED25519)
     now = int(time.time())
     bodies = []
@@ -74,7 +71,7 @@ def _requests(gateway: GatewayRun, offer: Any, holders: int, tag: str) -> tuple[
 
 
 def _overspent(dsn: str, uses: int) -> int:
-    import psycopg
+    import psycopg  # noqa: PLC0415 - optional: the gateway extra may be missing
 
     with psycopg.connect(dsn) as conn:
         rows = conn.execute("SELECT count(*) FROM (SELECT 1 FROM redemptions GROUP BY offer_id, holder, period_key "
@@ -83,9 +80,10 @@ def _overspent(dsn: str, uses: int) -> int:
 
 
 def run(ctx: Context) -> list[Figure]:
-    from citycredit.gateway.config import default_workers
+    from citycredit.gateway import load_credentials  # noqa: PLC0415 - optional: the gateway extra
+    from citycredit.gateway.config import default_workers  # noqa: PLC0415 - optional: the gateway extra
 
-    from tests.support.postgres import PostgresCluster
+    from tests.support.postgres import PostgresCluster  # noqa: PLC0415 - optional: needs the source tree
 
     settings = ctx.settings
     cluster = PostgresCluster.start(max_connections=200, settings=_DURABLE)
@@ -93,8 +91,6 @@ def run(ctx: Context) -> list[Figure]:
     dsn = cluster.create_database("bench")
     gateway = start_gateway(ctx, db_url=dsn, deployed=True)
     offer = _quota_offer(gateway)
-    from citycredit.gateway import load_credentials
-
     token = load_credentials(gateway.home)["cities"][str(offer.city)]["merchant"]["token"]
     headers = {"Authorization": f"Bearer {token}"}
     load = LoadLoop(ctx)

@@ -85,7 +85,7 @@ def _ready(**ports: int) -> None:
 
 
 def _gateway_config(home: str, db_url: str | None, workers: int) -> Any:
-    from citycredit.gateway import GatewayConfig
+    from citycredit.gateway import GatewayConfig  # noqa: PLC0415 - optional:
 
     # Benchmark load comes from one client: lift the per-key rate limit far above what it can send.
     return GatewayConfig(home=Path(home), db_url=db_url, host=_LOOPBACK, grpc_port=0, http_port=0,
@@ -94,7 +94,7 @@ def _gateway_config(home: str, db_url: str | None, workers: int) -> Any:
 
 async def _gateway(home: str, db_url: str | None) -> None:
     """One gateway process (`citycredit up --workers 1`)."""
-    from citycredit.gateway import running_gateway
+    from citycredit.gateway import running_gateway  # noqa: PLC0415 - optional: runs only where the gateway extra is installed
 
     async with running_gateway(_gateway_config(home, db_url, 1)) as gateway:
         _ready(grpc_port=gateway.grpc_port, http_port=gateway.http_port)
@@ -103,8 +103,8 @@ async def _gateway(home: str, db_url: str | None) -> None:
 
 def _gateway_workers(home: str, db_url: str | None) -> None:
     """The gateway as `citycredit up` runs it by default: a supervisor and one worker per CPU (capped)."""
-    from citycredit.gateway.config import default_workers
-    from citycredit.gateway.supervisor import supervise
+    from citycredit.gateway.config import default_workers  # noqa: PLC0415 - optional: runs only where the gateway extra is installed
+    from citycredit.gateway.supervisor import supervise  # noqa: PLC0415 - optional: runs only where the gateway extra is installed
 
     config = _gateway_config(home, db_url, default_workers())
     if config.workers == 1:
@@ -115,8 +115,8 @@ def _gateway_workers(home: str, db_url: str | None) -> None:
 
 
 async def _echo_grpc() -> None:
-    import grpc
-    from citycredit._gen.citycredit.v1 import service_pb2, service_pb2_grpc
+    import grpc  # noqa: PLC0415 - optional: runs only where the gateway extra is installed
+    from citycredit._gen.citycredit.v1 import service_pb2, service_pb2_grpc  # noqa: PLC0415 - optional: runs only where the gateway extra is installed
 
     answer = service_pb2.VerifyCodeResponse(verification=service_pb2.Verification(
         valid=True, city=330100, tier=5, band="钱江分·优秀", issued_at=1795000000, expires_at=1795000300,
@@ -136,9 +136,9 @@ async def _echo_grpc() -> None:
 
 
 async def _echo_rest() -> None:
-    import uvicorn
+    import uvicorn  # noqa: PLC0415 - optional: runs only where the gateway extra is installed
 
-    from benchmarks.echo_rest_app import app
+    from benchmarks.echo_rest_app import app  # noqa: PLC0415 - optional: runs only where the gateway extra is installed
 
     class Server(uvicorn.Server):  # as the gateway does: this process handles its own signals
         @contextlib.contextmanager

@@ -14,7 +14,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from citycredit._internal.eligibility import Agreement, Offer
+from citycredit.core import Agreement, Offer, from_json
 from citycredit.errors import InvalidArgumentError
 
 __all__ = ["catalogue_document", "demo_catalogue", "load_catalogue"]
@@ -50,5 +50,5 @@ def _parse(doc: Mapping[str, Any]) -> tuple[list[Offer], list[Agreement]]:
     for entry in doc["offers"]:
         if not isinstance(entry, Mapping):
             raise InvalidArgumentError("each offer is a JSON object")
-        offers.append(Offer.from_dict({k: v for k, v in entry.items() if k != THRESHOLD_KEY}))
-    return offers, [Agreement.from_dict(a) for a in doc["agreements"]]
+        offers.append(from_json(Offer, {k: v for k, v in entry.items() if k != THRESHOLD_KEY}))
+    return offers, [from_json(Agreement, a) for a in doc["agreements"]]

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from citycredit._internal.tiers import Tier
+from citycredit.core import Tier
 from citycredit.errors import LocalRecordError
 
 from ._scheme import Rating, Scheme, entry_problems, monotonic_problems

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeGuard
 
 from citycredit._gen.citycredit.v1 import bundle_pb2
-from citycredit._internal.tiers import Tier
+from citycredit.core import Tier
 from citycredit.errors import LocalRecordError, SchemeInvalidError
 
 __all__ = ["MAX_LABEL_CHARS", "Rating", "Scheme", "parse_scheme", "scheme_kinds", "validate_scheme"]

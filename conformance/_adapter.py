@@ -15,9 +15,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from citycredit._internal.tiers import Tier
+from citycredit.adapters import load_registry, parse_scheme, validate_scheme
+from citycredit.core import Tier
 
+from ._format import load_vectors
 from ._report import Check, Report
+from ._runner import judge_adapter_row
 
 __all__ = ["check_adapter", "scheme_document"]
 
@@ -32,8 +35,6 @@ def scheme_document(target: str | Path) -> tuple[dict[str, Any], str]:
             return json.loads(path.read_text(encoding="utf-8")), str(path)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"{path}: cannot read the scheme file: {exc}") from None
-    from citycredit.adapters import load_registry
-
     scheme = load_registry().resolve_city(str(target))
     return dict(scheme.document), f"member city {scheme.slug} ({scheme.city})"
 
@@ -70,10 +71,6 @@ def check_adapter(target: str | Path | Mapping[str, Any]) -> Report:
 
 
 def _build(doc: Mapping[str, Any]) -> tuple[Any, list[str]]:
-    try:
-        from citycredit.adapters import parse_scheme, validate_scheme
-    except ImportError:
-        return None, ["the citycredit.adapters package is not installed"]
     problems = validate_scheme(doc)
     if problems:
         return None, problems
@@ -139,6 +136,12 @@ def _tier(name: object) -> Tier | None:
     return Tier[name] if isinstance(name, str) and name in Tier.__members__ else None
 
 
+def _steps_down(before: object, after: object) -> bool:
+    """Whether the tier named `after` is below the one named `before` (False when either is not a tier)."""
+    low, high = _tier(after), _tier(before)
+    return low is not None and high is not None and low < high
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -194,12 +197,12 @@ def _score_checks(doc: Mapping[str, Any], scheme: Any) -> list[Check]:
                         _SCORE_WHAT["total"]))
     # Monotonic: in score order the tier never steps down.
     steps = [f"{b['from']:g} gives {b.get('tier')}, lower than {a.get('tier')} from {a['from']:g}"
-             for a, b in itertools.pairwise(ordered)
-             if _tier(a.get("tier")) and _tier(b.get("tier")) and _tier(b.get("tier")) < _tier(a.get("tier"))]
+             for a, b in itertools.pairwise(ordered) if _steps_down(a.get("tier"), b.get("tier"))]
     if scheme is not None and not steps:
         rated = [(p, _rate(scheme, {"score": p})[0]) for p in probes]
-        steps += [f"score {q:g} maps to {tq.name}, below {tp.name} for {p:g}" for (p, tp), (q, tq)
-                  in itertools.pairwise([r for r in rated if r[1] is not None]) if tq < tp]  # type: ignore[operator]
+        known = [(p, t) for p, t in rated if t is not None]
+        steps += [f"score {q:g} maps to {tq.name}, below {tp.name} for {p:g}"
+                  for (p, tp), (q, tq) in itertools.pairwise(known) if tq < tp]
     checks.append(Check("mapping", "monotonic", "fail" if steps else "pass",
                         "; ".join(steps) or "a higher score never gives a lower tier", _SCORE_WHAT["monotonic"]))
     # Band edges: lower bounds are inclusive.
@@ -210,7 +213,8 @@ def _score_checks(doc: Mapping[str, Any], scheme: Any) -> list[Check]:
                             _SCORE_WHAT["out of range"]))
         return checks
     wrong = []
-    for before, band in itertools.pairwise([None, *ordered]):
+    for index, band in enumerate(ordered):
+        before = ordered[index - 1] if index else None
         edge = band["from"]
         tier, label = _rate(scheme, {"score": edge})
         if (tier and tier.name, label) != (band.get("tier"), band.get("label")):
@@ -275,8 +279,7 @@ def _grade_checks(doc: Mapping[str, Any], scheme: Any) -> list[Check]:
             if tier is None:
                 total.append(f"grade {value} is refused: {why}")
     steps = [f"{b.get('value')} gives {b.get('tier')}, lower than {a.get('tier')} for {a.get('value')}"
-             for a, b in itertools.pairwise(grades)
-             if _tier(a.get("tier")) and _tier(b.get("tier")) and _tier(b.get("tier")) < _tier(a.get("tier"))]
+             for a, b in itertools.pairwise(grades) if _steps_down(a.get("tier"), b.get("tier"))]
     checks = _total_and_monotonic(
         total, f"grades {values} all map", "every grade the scheme lists maps to a tier",
         steps, "listed worst to best, a better grade never gives a lower tier",
@@ -303,7 +306,8 @@ def _grade_checks(doc: Mapping[str, Any], scheme: Any) -> list[Check]:
 
 def _colour_checks(doc: Mapping[str, Any], scheme: Any) -> list[Check]:
     colours = _entries(doc)
-    flags = doc.get("flags") if isinstance(doc.get("flags"), Mapping) else {}
+    raw_flags = doc.get("flags")
+    flags: Mapping[str, Any] = raw_flags if isinstance(raw_flags, Mapping) else {}
     names = list(flags)
     total: list[str] = []
     steps: list[str] = []
@@ -364,9 +368,6 @@ _ANALYSES: dict[str, Callable[[Mapping[str, Any], Any], list[Check]]] = {
 
 def _vectors(doc: Mapping[str, Any], scheme: Any) -> Check:
     """The shipped adapter table for this city, when the scheme is the version the vectors pin."""
-    from ._format import load_vectors
-    from ._runner import judge_adapter_row
-
     what = "the published band-edge vectors of this city"
     vector = next((v for v in load_vectors() if v.command == "adapter" and v.doc["context"]["city"] == doc.get("city")),
                   None)

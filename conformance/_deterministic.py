@@ -16,7 +16,7 @@ import json
 import zlib
 from pathlib import Path
 
-from citycredit._internal.keys import Algorithm, SigningKey
+from citycredit.core import Algorithm, SigningKey
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 __all__ = ["SignatureBook", "seeded_key", "zlib_stored"]

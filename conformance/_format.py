@@ -82,9 +82,9 @@ class Case:
 
     @property
     def expected(self) -> Mapping[str, Any]:
-        if self.row is not None:
-            return self.row["expected"]
-        return self.vector.doc["expected"]
+        found = self.row["expected"] if self.row is not None else self.vector.doc["expected"]
+        assert isinstance(found, Mapping)
+        return found
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from citycredit._verifier import Verifier
+from citycredit.adapters import load_registry, load_scheme_file
+from citycredit.core import BASE45_ALPHABET, Tier, decode_envelope, parse_claims
+
 from ._report import Check, Report
+from .generate import adapter_rows
 
 __all__ = ["IssuerPolicy", "check_issuer"]
 
@@ -67,8 +72,6 @@ def _record_args(record: Mapping[str, Any], scheme_doc: Mapping[str, Any]) -> li
 
 
 def _probes(scheme_doc: Mapping[str, Any]) -> list[_Probe]:
-    from .generate import adapter_rows
-
     probes = []
     for row in adapter_rows(scheme_doc):
         args = _record_args(row["record"], scheme_doc)
@@ -110,21 +113,11 @@ def check_issuer(argv: Sequence[str], *, city: str | int, bundle: Path, anchor: 
                  scheme_file: Path | None = None, policy: IssuerPolicy | None = None,
                  clock: Callable[[], float] = time.time) -> Report:
     """Issue a code for every band edge of the city's scheme (and records it must refuse), then check them."""
-    from citycredit._internal.codec import decode_envelope, parse_claims
-    from citycredit._internal.verifier import Verifier
-
     policy = policy or IssuerPolicy()
     report = Report(title="issuer conformance", subject=" ".join(argv))
     checks = report.checks
     try:
-        if scheme_file is not None:
-            from citycredit.adapters import load_scheme_file
-
-            scheme = load_scheme_file(scheme_file)
-        else:
-            from citycredit.adapters import load_registry
-
-            scheme = load_registry().resolve_city(str(city))
+        scheme = load_scheme_file(scheme_file) if scheme_file else load_registry().resolve_city(str(city))
         verifier = Verifier.from_bundle_file(bundle, anchor=anchor, clock=clock)
     except Exception as exc:
         checks.append(Check("setup", "scheme and bundle", "fail", getattr(exc, "message", str(exc))))
@@ -158,8 +151,6 @@ def check_issuer(argv: Sequence[str], *, city: str | int, bundle: Path, anchor: 
             except Exception as exc:
                 why = f"the code does not decode: {getattr(exc, 'message', exc)}"
             else:
-                from citycredit._internal.tiers import Tier
-
                 tier = Tier(claims.tier).name
                 if (tier, claims.band) != (probe.expected["tier"], probe.expected["band"]):
                     why = f"tier {tier} ({claims.band}), the scheme says {probe.expected['tier']} " \
@@ -232,14 +223,10 @@ def _code_checks(issued: list[tuple[_Probe, Any]], verifier: Any, city: int, pol
 
 
 def _alphanumeric(code: str) -> bool:
-    from citycredit._internal.base45 import ALPHABET
-
-    return code.startswith("CC1:") and all(ch in ALPHABET for ch in code)
+    return code.startswith("CC1:") and all(ch in BASE45_ALPHABET for ch in code)
 
 
 def _kid(code: str) -> bytes:
-    from citycredit._internal.codec import decode_envelope
-
     try:
         return decode_envelope(code).kid
     except Exception:
@@ -248,7 +235,7 @@ def _kid(code: str) -> bytes:
 
 def _qr_problem(code: str, max_version: int) -> str | None:
     try:
-        import segno
+        import segno  # noqa: PLC0415 - optional: the qr extra; without it the length bound is checked
     except ImportError:
         if len(code) > QR_VERSION_9_M_ALPHANUMERIC:
             return f"{len(code)} characters, more than {QR_VERSION_9_M_ALPHANUMERIC}"

@@ -27,6 +27,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from citycredit.adapters import load_registry
+
 from ._format import LAYERS, Case, iter_cases, load_vectors
 
 __all__ = [
@@ -66,11 +68,9 @@ class Implementation:
     reference: bool = False
 
 
-def reference_implementation(*, timeout_s: float = DEFAULT_TIMEOUT_S, in_process: bool = False) -> Implementation:
-    """The project's own CLI, `citycredit --json`, run with this interpreter (or in this process)."""
-    main = None
-    if in_process:
-        from citycredit._cli.main import main
+def reference_implementation(*, timeout_s: float = DEFAULT_TIMEOUT_S,
+                             main: Callable[[list[str]], int] | None = None) -> Implementation:
+    """The project's own CLI, `citycredit --json`, run with this interpreter (or, given its `main`, in process)."""
     return Implementation(name="citycredit (reference)", argv=(sys.executable, "-m", "citycredit._cli", "--json"),
                           timeout_s=timeout_s, main=main, main_argv=("--json",), reference=True)
 
@@ -288,8 +288,6 @@ def _run_protocol_case(case: Case, implementation: Implementation) -> Outcome:
 
 
 def _adapter_rater(schemes_dir: Path | None) -> Callable[[Case], list[str]]:
-    from citycredit.adapters import load_registry
-
     registry = load_registry(schemes_dir)
 
     def run(case: Case) -> list[str]:

@@ -13,6 +13,7 @@ fails when the committed vectors differ from what this file says they are.
 from __future__ import annotations
 
 import argparse
+import base64
 import filecmp
 import hashlib
 import hmac
@@ -28,12 +29,28 @@ from pathlib import Path
 from typing import Any
 
 from citycredit._gen.citycredit.v1 import bundle_pb2, code_pb2
-from citycredit._internal.base45 import b45encode
-from citycredit._internal.bundle import BUNDLE_CONTEXT, TrustAnchor
-from citycredit._internal.codec import CODE_PREFIX, SIGNING_CONTEXT, encode_code
-from citycredit._internal.keys import Algorithm, SigningKey
-from citycredit._internal.statuslist import MIN_STATUS_LIST_SIZE
-from citycredit._internal.tiers import Tier
+from citycredit.adapters import load_registry
+from citycredit.core import (
+    BUNDLE_CONTEXT,
+    CODE_PREFIX,
+    MIN_STATUS_LIST_SIZE,
+    SIGNING_CONTEXT,
+    Agreement,
+    Algorithm,
+    Benefit,
+    BenefitKind,
+    Category,
+    Offer,
+    Period,
+    Quota,
+    SigningKey,
+    Tier,
+    TrustAnchor,
+    b45encode,
+    encode_code,
+    to_proto,
+)
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from ._deterministic import SignatureBook, seeded_key, zlib_stored
 from ._format import CHECK_STAGES, FORMAT, LAYERS, VERIFY_STAGES, stage_flags, vectors_root
@@ -143,8 +160,6 @@ class Keys:
         return key
 
     def document(self) -> dict[str, Any]:
-        import base64
-
         return {
             "note": "TEST KEYS for conformance vectors only. Each private key is derived from its seed: "
                     "Ed25519 from SHA-256(seed); P-256 as SHA-256(seed) mod (n-1) + 1.",
@@ -154,7 +169,8 @@ class Keys:
         }
 
 
-def public_key(key: SigningKey, *, not_before: int, not_after: int = 0, status: int = bundle_pb2.KEY_STATUS_ACTIVE,
+def public_key(key: SigningKey, *, not_before: int, not_after: int = 0,
+               status: bundle_pb2.KeyStatus = bundle_pb2.KEY_STATUS_ACTIVE,
                revoked_at: int = 0) -> bundle_pb2.PublicKey:
     return bundle_pb2.PublicKey(kid=key.kid, algorithm=key.algorithm.proto, spki=key.spki, not_before=not_before,
                                 not_after=not_after, status=status, revoked_at=revoked_at)
@@ -472,6 +488,7 @@ class Generator:
         fail("signature", "tampered_signature_fail", "one bit of the Ed25519 signature flipped",
              wrap(good.payload, good.kid, flipped), "signature", "CC_SIGNATURE_INVALID")
         upgraded = code_pb2.CreditCode()
+        assert good.claims is not None
         upgraded.CopyFrom(good.claims)
         upgraded.tier = Tier.OUTSTANDING.proto
         fail("signature", "tampered_payload_tier_fail", "tier raised to OUTSTANDING after signing",
@@ -522,7 +539,8 @@ class Generator:
              wrap(p256.payload, p256.kid, der), "envelope", "CC_MALFORMED")
         # The signature covers the bytes as received: a verifier must not re-serialize.
         claims = self.claims("sig-order", tier=Tier.EXCELLENT)
-        reordered = b"".join(_single_field(claims, f.name) for f in reversed(claims.DESCRIPTOR.fields))
+        fields: list[Any] = list(claims.DESCRIPTOR.fields)
+        reordered = b"".join(_single_field(claims, f.name) for f in reversed(fields))
         vector("signature", "payload_field_order_valid",
                "payload fields in reverse order, signed as they are (re-serializing breaks the signature)",
                self.sign_code(claims, k.hz_ed, payload=reordered))
@@ -701,14 +719,12 @@ class Generator:
 
     def eligibility_layer(self) -> None:
         """Decision tables: a bundle with offers and agreements, a code, an offer id and a clock."""
-        from citycredit._internal.eligibility import Agreement, Benefit, BenefitKind, Category, Offer, Period, Quota
-
         def offer(offer_id: str, city: int, category: Category, min_tier: Tier, kind: BenefitKind, text: str,
                   **kwargs: Any) -> Any:
             benefit = Benefit(kind=kind, text_zh=text, text_en=offer_id.replace("-", " "),
                               discount_percent=kwargs.pop("percent", 0), count=kwargs.pop("count", 0))
-            return Offer(id=offer_id, city=city, category=category, min_tier=min_tier, benefit=benefit,
-                         title_zh=f"{text}（测试）", title_en=offer_id, **kwargs).to_proto()
+            return to_proto(Offer(id=offer_id, city=city, category=category, min_tier=min_tier, benefit=benefit,
+                         title_zh=f"{text}（测试）", title_en=offer_id, **kwargs))
 
         year_2026 = 1_767_196_800  # 2026-01-01T00:00+08:00
         offers = [
@@ -729,15 +745,16 @@ class Generator:
             offer("xm-bike", XIAMEN, Category.PUBLIC_BIKE, Tier.GOOD, BenefitKind.WAIVER, "免押金骑行"),
         ]
         agreements = [
-            Agreement(id="hz-qz", cities=frozenset({HANGZHOU, QUZHOU}), not_before_s=1_588_176_000,
-                      title="杭衢信用互认 (from 2020-04-30)").to_proto(),
-            Agreement(id="jx-hu-tourism", cities=frozenset({JIAXING, HUZHOU}), not_before_s=year_2026,
+            to_proto(Agreement(id="hz-qz", cities=frozenset({HANGZHOU, QUZHOU}), not_before_s=1_588_176_000,
+                      title="杭衢信用互认 (from 2020-04-30)")),
+            to_proto(Agreement(id="jx-hu-tourism", cities=frozenset({JIAXING, HUZHOU}), not_before_s=year_2026,
                       categories=frozenset({Category.SCENIC_SPOT, Category.HOTEL, Category.DINING, Category.FITNESS}),
-                      title="嘉湖文旅互认").to_proto(),
-            Agreement(id="hz-xm-ended", cities=frozenset({HANGZHOU, XIAMEN}), not_before_s=year_2026 - 730 * DAY,
-                      not_after_s=year_2026 + 151 * DAY, title="杭厦互认 (ended)").to_proto(),
-            Agreement(id="hz-hu-soon", cities=frozenset({HANGZHOU, HUZHOU}), not_before_s=T0 + 3600,
-                      title="杭湖互认 (from an hour after T0)").to_proto(),
+                      title="嘉湖文旅互认")),
+            to_proto(Agreement(id="hz-xm-ended", cities=frozenset({HANGZHOU, XIAMEN}),
+                               not_before_s=year_2026 - 730 * DAY, not_after_s=year_2026 + 151 * DAY,
+                               title="杭厦互认 (ended)")),
+            to_proto(Agreement(id="hz-hu-soon", cities=frozenset({HANGZHOU, HUZHOU}), not_before_s=T0 + 3600,
+                      title="杭湖互认 (from an hour after T0)")),
         ]
         body = self.body()
         for city in body.cities:
@@ -853,10 +870,6 @@ class Generator:
     # --- adapters --------------------------------------------------------------------------------
 
     def adapter_layer(self) -> None:
-        try:
-            from citycredit.adapters import load_registry
-        except ImportError:  # the adapters package is optional for a verifier-only install
-            return
         for scheme in load_registry().schemes():
             doc = scheme.describe()
             rows = adapter_rows(doc)
@@ -933,8 +946,6 @@ def _single_field(claims: code_pb2.CreditCode, name: str) -> bytes:
 
 
 def _der(raw: bytes) -> bytes:
-    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
     return encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
 
 

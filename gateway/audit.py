@@ -44,12 +44,12 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from citycredit.gateway.models import AuditEntry, AuditHead, AuditPending, RedemptionRow
-from sqlalchemy import delete, insert, text
+from sqlalchemy import CursorResult, delete, insert, text
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 __all__ = [
     "CHAIN_BATCH",
@@ -107,7 +107,7 @@ def _locked_head(session: Session) -> AuditHead:
 
 def _link_pending(session: Session, head: AuditHead, limit: int) -> int:
     """Link up to `limit` pending records after `head` (locked by the caller); returns how many."""
-    table = AuditPending.__table__  # Core, not ORM objects: a batch is thousands of rows
+    table = SQLModel.metadata.tables["audit_pending"]  # Core, not ORM objects: a batch is thousands of rows
     pending = session.execute(sa_select(table.c.id, table.c.at_s, table.c.actor, table.c.action, table.c.city,
                                         table.c.subject, table.c.details)
                               .order_by(table.c.at_s, table.c.id).limit(limit)).all()
@@ -122,8 +122,8 @@ def _link_pending(session: Session, head: AuditHead, limit: int) -> int:
         rows.append({"seq": seq, "at_s": at_s, "actor": actor, "action": action, "city": city, "subject": subject,
                      "details": details, "prev_hash": prev, "hash": digest})
         prev = digest
-    session.execute(insert(AuditEntry.__table__), rows)
-    removed = session.execute(delete(table).where(table.c.id.in_([r[0] for r in pending])))
+    session.execute(insert(SQLModel.metadata.tables["audit_log"]), rows)
+    removed = cast(CursorResult[Any], session.execute(delete(table).where(table.c.id.in_([r[0] for r in pending]))))
     if removed.rowcount != len(pending):  # pragma: no cover - the head lock makes this impossible
         raise RuntimeError("pending audit records changed while being linked")
     head.seq, head.hash = seq, prev
@@ -267,6 +267,6 @@ def load_and_verify(session: Session) -> AuditReport:
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     entries = session.exec(select(AuditEntry).order_by(AuditEntry.seq)).all()  # type: ignore[arg-type]
     head = session.exec(select(AuditHead).where(AuditHead.id == 1)).first()
-    pending = session.exec(select(AuditPending).order_by(AuditPending.id)).all()  # type: ignore[arg-type]
-    redemptions = session.exec(select(RedemptionRow).order_by(RedemptionRow.id)).all()  # type: ignore[arg-type]
+    pending = session.exec(select(AuditPending).order_by(AuditPending.id)).all()
+    redemptions = session.exec(select(RedemptionRow).order_by(RedemptionRow.id)).all()
     return verify(entries, head, pending, redemptions)

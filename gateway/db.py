@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from importlib import resources
 from typing import Any, TypeVar
 
+from alembic import command
+from alembic.config import Config
 from citycredit.errors import UnavailableError
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -97,9 +99,6 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (Alembic, run in-process)."""
-        from alembic import command
-        from alembic.config import Config
-
         script_location = str(resources.files("citycredit.gateway") / "migrations")
         with self.engine.connect() as conn:
             if not self.is_sqlite:

@@ -18,9 +18,7 @@ from typing import TypeVar
 
 import grpc
 from citycredit._gen.citycredit.v1 import bundle_pb2, service_pb2, service_pb2_grpc
-from citycredit._internal.eligibility import Offer
-from citycredit._internal.keys import Algorithm
-from citycredit._internal.verify import VerifiedCode
+from citycredit.core import Algorithm, Offer, from_proto, to_proto, verification_to_proto
 from citycredit.errors import CityCreditError, InvalidArgumentError
 from citycredit.gateway.auth import Principal, bearer_token
 from citycredit.gateway.offload import Batcher
@@ -34,16 +32,6 @@ log = logging.getLogger("citycredit.gateway.access")
 T = TypeVar("T")
 ERROR_CODE_KEY = "cc-error-code"
 SERVICE_NAMES = tuple(s.full_name for s in service_pb2.DESCRIPTOR.services_by_name.values())
-
-
-def verification_proto(result: VerifiedCode | None, error: CityCreditError | None) -> service_pb2.Verification:
-    if result is None:
-        assert error is not None
-        info = service_pb2.ErrorInfo(code=error.code, message=error.message)
-        return service_pb2.Verification(valid=False, error=info)
-    return service_pb2.Verification(valid=True, city=result.city, tier=int(result.tier), band=result.band,  # type: ignore[arg-type]
-                                    issued_at=result.issued_at_s, expires_at=result.expires_at_s,
-                                    code_id=result.code_id, holder=result.holder)
 
 
 class _Base:
@@ -135,11 +123,11 @@ class VerificationServicer(_Base, service_pb2_grpc.VerificationServiceServicer):
 
     def _verify_readable(self, request: service_pb2.VerifyCodeRequest) -> service_pb2.VerifyCodeResponse:
         return service_pb2.VerifyCodeResponse(
-            verification=verification_proto(*self.service.verify_readable(request.code, at_s=request.at or None)))
+            verification=verification_to_proto(self.service.verify_readable(request.code, at_s=request.at or None)))
 
     def _verify(self, request: service_pb2.VerifyCodeStreamRequest) -> service_pb2.VerifyCodeStreamResponse:
         return service_pb2.VerifyCodeStreamResponse(
-            verification=verification_proto(*self.service.verify(request.code, at_s=request.at or None)))
+            verification=verification_to_proto(self.service.verify(request.code, at_s=request.at or None)))
 
     async def VerifyCode(self, request: service_pb2.VerifyCodeRequest,
                          context: grpc.aio.ServicerContext) -> service_pb2.VerifyCodeResponse:
@@ -153,7 +141,7 @@ class VerificationServicer(_Base, service_pb2_grpc.VerificationServiceServicer):
                 raise InvalidArgumentError(f"at most {limit} codes per batch")
             at = request.at or None
             return service_pb2.VerifyCodesResponse(
-                verifications=[verification_proto(*self.service.verify(c, at_s=at)) for c in request.codes])
+                verifications=[verification_to_proto(self.service.verify(c, at_s=at)) for c in request.codes])
 
         return await self._run(context, "VerifyCodes", run, thread=False)
 
@@ -201,12 +189,12 @@ class EligibilityServicer(_Base, service_pb2_grpc.EligibilityServiceServicer):
     async def ListOffers(self, request: service_pb2.ListOffersRequest,
                          context: grpc.aio.ServicerContext) -> service_pb2.ListOffersResponse:
         return await self._run(context, "ListOffers", lambda: service_pb2.ListOffersResponse(
-            offers=[o.to_proto() for o in self.service.offers(request.city or None)]), thread=False)
+            offers=[to_proto(o) for o in self.service.offers(request.city or None)]), thread=False)
 
     async def CheckEligibility(self, request: service_pb2.CheckEligibilityRequest,
                                context: grpc.aio.ServicerContext) -> service_pb2.CheckEligibilityResponse:
         return await self._run(context, "CheckEligibility", lambda: service_pb2.CheckEligibilityResponse(
-            decision=self.service.check(request.code, request.offer_id, at_s=request.at or None).to_proto()))
+            decision=to_proto(self.service.check(request.code, request.offer_id, at_s=request.at or None))))
 
 
 class RedemptionServicer(_Base, service_pb2_grpc.RedemptionServiceServicer):
@@ -215,7 +203,7 @@ class RedemptionServicer(_Base, service_pb2_grpc.RedemptionServiceServicer):
         def run() -> service_pb2.RedeemResponse:
             outcome = self.service.redeem(self._caller(context), code=request.code, offer_id=request.offer_id,
                                           idempotency_key=request.idempotency_key)
-            return service_pb2.RedeemResponse(decision=outcome.decision.to_proto(),
+            return service_pb2.RedeemResponse(decision=to_proto(outcome.decision),
                                               redemption_id=outcome.redemption_id or "", replayed=outcome.replayed)
 
         return await self._run(context, "Redeem", run)
@@ -272,7 +260,7 @@ class AdminServicer(_Base, service_pb2_grpc.AdminServiceServicer):
                            context: grpc.aio.ServicerContext) -> service_pb2.PublishOfferResponse:
         def run() -> service_pb2.PublishOfferResponse:
             caller = self._caller(context)
-            version = self.service.publish_offer(caller, Offer.from_proto(request.offer))
+            version = self.service.publish_offer(caller, from_proto(Offer, request.offer))
             return service_pb2.PublishOfferResponse(bundle_version=version)
 
         return await self._run(context, "PublishOffer", run)

@@ -43,7 +43,8 @@ class Batcher(Generic[A, R]):
         try:
             self._executor.submit(self._run, loop, batch)
         except RuntimeError as exc:  # the executor is shut down: the gateway is stopping
-            _settle([(future, None, exc) for _arg, future in batch])
+            failed: _Settled[R] = [(future, None, exc) for _arg, future in batch]
+            _settle(failed)
 
     def _run(self, loop: asyncio.AbstractEventLoop, batch: list[tuple[A, asyncio.Future[R]]]) -> None:
         settled: _Settled[R] = []

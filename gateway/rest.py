@@ -20,9 +20,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any, TypeVar
 
 import orjson
-from citycredit._internal.bundle import describe
-from citycredit._internal.eligibility import Offer
-from citycredit._internal.wire import iso, parse_time, verification_json
+from citycredit.core import Offer, describe, from_json, iso, parse_time_s, to_json, verification_to_json
 from citycredit.errors import (
     CityCreditError,
     InvalidArgumentError,
@@ -30,6 +28,7 @@ from citycredit.errors import (
     PayloadTooLargeError,
     RateLimitedError,
 )
+from citycredit.gateway import web
 from citycredit.gateway.auth import Principal, bearer_token
 from citycredit.gateway.service import GatewayService, spki_from_b64
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
@@ -318,18 +317,7 @@ Caller = Annotated[Principal, Depends(_caller)]
 def _at(value: int | str | None) -> int | None:
     if value is None:
         return None
-    if isinstance(value, int):
-        return value
-    return int(parse_time(value).timestamp())
-
-
-def _mount_web_pages(app: FastAPI) -> None:
-    """The merchant and city-office pages (`citycredit.gateway.web`), when that module is installed."""
-    try:
-        from citycredit.gateway import web
-    except ImportError:
-        return
-    app.include_router(web.router)
+    return parse_time_s(value)
 
 
 def build_app(service: GatewayService) -> EdgeMiddleware:
@@ -340,7 +328,7 @@ def build_app(service: GatewayService) -> EdgeMiddleware:
                               "stable `code`.")
     _install_error_handlers(app)
     app.state.service = service
-    _mount_web_pages(app)
+    app.include_router(web.router)  # the merchant and city-office pages
     config = service.config
 
     def city_of(value: str) -> int:
@@ -369,7 +357,7 @@ def build_app(service: GatewayService) -> EdgeMiddleware:
 
     async def verify_answer(headers: Headers, raw: bytes) -> bytes:
         body = _parse(VerifyBody, headers, raw)  # verification does no I/O: it runs right here
-        return orjson.dumps(verification_json(*service.verify_readable(body.code, at_s=_at(body.at))))
+        return orjson.dumps(verification_to_json(service.verify_readable(body.code, at_s=_at(body.at))))
 
     @app.post("/v1/codes:verify", tags=["verification"], summary="Verify one code",
               openapi_extra=_json_body(VerifyBody))
@@ -381,15 +369,15 @@ def build_app(service: GatewayService) -> EdgeMiddleware:
         if len(body.codes) > config.max_batch:
             raise InvalidArgumentError(f"at most {config.max_batch} codes per batch")
         at = _at(body.at)
-        return {"verifications": [verification_json(*service.verify(code, at_s=at)) for code in body.codes]}
+        return {"verifications": [verification_to_json(service.verify(code, at_s=at)) for code in body.codes]}
 
     @app.get("/v1/offers", tags=["eligibility"], summary="Offers, optionally of one host city")
     def offers(city: str | None = None) -> dict[str, Any]:
-        return {"offers": [o.to_dict() for o in service.offers(None if city is None else city_of(city))]}
+        return {"offers": [to_json(o) for o in service.offers(None if city is None else city_of(city))]}
 
     @app.post("/v1/eligibility:check", tags=["eligibility"], summary="Would this holder get this offer?")
     def check(body: CheckBody) -> dict[str, Any]:
-        return service.check(body.code, body.offer_id, at_s=_at(body.at)).to_dict()
+        return to_json(service.check(body.code, body.offer_id, at_s=_at(body.at)))
 
     # --- merchants ------------------------------------------------------------------------------
 
@@ -438,8 +426,8 @@ def build_app(service: GatewayService) -> EdgeMiddleware:
 
     @app.post("/v1/offers", tags=["admin"], summary="Publish or replace an offer of the caller's city")
     def publish_offer(body: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        offer = Offer.from_dict(body)
-        return {"bundle_version": service.publish_offer(caller, offer), "offer": offer.to_dict()}
+        offer = from_json(Offer, body)
+        return {"bundle_version": service.publish_offer(caller, offer), "offer": to_json(offer)}
 
     @app.post("/v1/cities/{city}/revocations", tags=["admin"], summary="Revoke status indexes and holders")
     def revoke(city: str, body: RevokeBody, caller: Caller) -> dict[str, Any]:

@@ -20,19 +20,18 @@ import json
 import logging
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from citycredit._demo import init_demo
 from citycredit._gen.citycredit.v1 import bundle_pb2
-from citycredit._internal.alliance import Alliance
-from citycredit._internal.home import Home, load_key_file, write_private
+from citycredit._home import Home, load_key_file, write_private
+from citycredit.core import Alliance
 from citycredit.errors import InvalidArgumentError, NotFoundError
 from citycredit.gateway.audit import append_audit
 from citycredit.gateway.auth import CITY_OFFICE, MERCHANT, hash_token, new_credential_id, new_token
+from citycredit.gateway.db import Database
 from citycredit.gateway.models import AllianceState, BundleRow, CityKeyRow, CitySecretRow, CredentialRow
 from sqlmodel import Session, select
-
-if TYPE_CHECKING:
-    from citycredit.gateway.service import GatewayService
 
 __all__ = ["CREDENTIALS_FORMAT", "credentials_path", "ensure_home", "load_credentials", "seed_database"]
 
@@ -56,16 +55,13 @@ def load_credentials(home: Path | str) -> dict[str, Any]:
     return doc
 
 
-def ensure_home(service: GatewayService) -> Home:
+def ensure_home(home: Home, *, seed_demo: bool, now_s: int) -> Home:
     """The home directory with an alliance in it: the demo one is created when there is none."""
-    home = service.home
     if home.exists():
         return home
-    if not service.config.seed_demo:
+    if not seed_demo:
         raise NotFoundError(f"{home.path} holds no alliance and seeding the demo is off")
-    from citycredit._internal.demo import init_demo
-
-    init_demo(home, now_s=service.now_s())
+    init_demo(home, now_s=now_s)
     log.info("demo alliance created", extra={"fields": {"home": str(home.path)}})
     return home
 
@@ -84,17 +80,17 @@ def _credentials_doc(home: Home, alliance: Alliance) -> dict[str, Any]:
     return {"format": CREDENTIALS_FORMAT, "cities": cities}
 
 
-def seed_database(service: GatewayService) -> bool:
+def seed_database(db: Database, home: Home, *, seed_demo: bool, now_s: int) -> bool:
     """Seed an empty database from the home directory; False when it already holds an alliance."""
-    with service.db.read() as session:
+    with db.read() as session:
         if session.exec(select(AllianceState.version).limit(1)).first() is not None:
             return False
-    home = ensure_home(service)
+    home = ensure_home(home, seed_demo=seed_demo, now_s=now_s)
     alliance = home.load()
     data = home.bundle()
     creds = _credentials_doc(home, alliance)
     body = bundle_pb2.BundleBody.FromString(bundle_pb2.TrustBundle.FromString(data).body)
-    now = service.now_s()
+    now = now_s
 
     def work(session: Session) -> bool:
         if session.exec(select(AllianceState.version).limit(1)).first() is not None:
@@ -127,7 +123,7 @@ def seed_database(service: GatewayService) -> bool:
                               "gateway_held_keys": held, "credentials": len(creds["cities"]) * 2})
         return True
 
-    seeded = service.db.write(work)
+    seeded = db.write(work)
     if seeded:
         write_private(credentials_path(home.path), json.dumps(creds, indent=2, ensure_ascii=False).encode() + b"\n")
         log.info("database seeded", extra={"fields": {"bundle_version": alliance.version,

@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import os
-import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,19 +28,36 @@ from typing import Any
 
 import orjson
 from citycredit._gen.citycredit.v1 import bundle_pb2
-from citycredit._internal.alliance import Alliance, KeyRecord
-from citycredit._internal.bundle import TrustAnchor, TrustSnapshot, open_bundle
-from citycredit._internal.eligibility import (
+from citycredit._home import Home
+from citycredit.adapters import load_registry
+from citycredit.core import (
+    MAX_TTL_S,
+    Algorithm,
+    Alliance,
     Catalogue,
     Decision,
+    HeldKey,
+    IssuedCode,
+    Issuer,
+    KeyRecord,
     Offer,
+    SigningKey,
+    TrustAnchor,
+    TrustSnapshot,
+    VerifiedCode,
+    VerifyingKey,
+    decide_redemption,
     decision_for_error,
+    from_json,
+    open_bundle,
     period_key,
+    pick_signing_key,
+    pick_status_index,
+    redemption_period,
+    to_json,
+    to_proto,
+    verify_code,
 )
-from citycredit._internal.home import Home
-from citycredit._internal.issue import MAX_TTL_S, IssuedCode, Issuer
-from citycredit._internal.keys import Algorithm, SigningKey, VerifyingKey
-from citycredit._internal.verify import VerifiedCode, verify_code
 from citycredit.errors import (
     BundleError,
     CityCreditError,
@@ -78,6 +94,7 @@ from citycredit.gateway.models import (
     IssuedCodeRow,
     RedemptionRow,
 )
+from citycredit.gateway.seed import ensure_home, seed_database
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -111,7 +128,7 @@ class RedeemOutcome:
     replayed: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"decision": self.decision.to_dict(), "redemption_id": self.redemption_id, "replayed": self.replayed}
+        return {"decision": to_json(self.decision), "redemption_id": self.redemption_id, "replayed": self.replayed}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +144,7 @@ class StoredAnswer:
 
     def outcome(self) -> RedeemOutcome:
         doc = orjson.loads(self.json)
-        decision = self.decision or Decision.from_dict(doc["decision"])
+        decision = self.decision or from_json(Decision, doc["decision"])
         return RedeemOutcome(decision, doc["redemption_id"], replayed=self.replayed)
 
     @property
@@ -158,12 +175,11 @@ class GatewayService:
 
     def prepare(self) -> None:
         """Migrate, and seed an empty database (what a supervisor does once before its workers start)."""
-        from citycredit.gateway.seed import ensure_home, seed_database
-
         if self.config.db_url is None:
-            ensure_home(self)  # the SQLite file lives in the home: create the alliance there first
+            # The SQLite file lives in the home: create the alliance there first.
+            ensure_home(self.home, seed_demo=self.config.seed_demo, now_s=self.now_s())
         self.db.migrate()
-        seed_database(self)
+        seed_database(self.db, self.home, seed_demo=self.config.seed_demo, now_s=self.now_s())
 
     def start(self) -> None:
         """`prepare`, load the newest bundle and renew it when half its life is gone."""
@@ -348,24 +364,23 @@ class GatewayService:
 
     # --- public: trust, verification, offers, decisions -------------------------------------------
 
-    def verify(self, code: str, *, at_s: int | None = None) -> tuple[VerifiedCode | None, CityCreditError | None]:
+    def verify(self, code: str, *, at_s: int | None = None) -> VerifiedCode | CityCreditError:
         """Verify one code against the served bundle: the claims, or the catalogue error saying why not."""
         now = self.now_s() if at_s is None else at_s
         try:
             result = verify_code(self.published.snapshot, code, now_s=now, grace_s=self.config.grace_s)
         except (CodeError, BundleError) as exc:
             self.metrics.inc("citycredit_verifications_total", result=exc.code)
-            return None, exc
+            return exc
         self.metrics.inc("citycredit_verifications_total", result="valid")
-        return result, None
+        return result
 
-    def verify_readable(self, code: str, *, at_s: int | None = None,
-                        ) -> tuple[VerifiedCode | None, CityCreditError | None]:
+    def verify_readable(self, code: str, *, at_s: int | None = None) -> VerifiedCode | CityCreditError:
         """`verify` for a request about one code: input that is not a credit code at all is a request error."""
-        result, error = self.verify(code, at_s=at_s)
-        if isinstance(error, CodeUnreadableError):
-            raise error
-        return result, error
+        result = self.verify(code, at_s=at_s)
+        if isinstance(result, CodeUnreadableError):
+            raise result
+        return result
 
     def offers(self, city: int | None = None) -> list[Offer]:
         return self.published.catalogue.find(city=city)
@@ -375,10 +390,9 @@ class GatewayService:
         published = self.published
         offer = published.catalogue.offer(offer_id)
         now = self.now_s() if at_s is None else at_s
-        holder, error = self.verify_readable(code, at_s=now)
-        if holder is None:
-            assert error is not None
-            return decision_for_error(error, offer_id)
+        holder = self.verify_readable(code, at_s=now)
+        if isinstance(holder, CityCreditError):
+            return decision_for_error(holder, offer_id)
         used = 0
         if offer.quota is not None:
             with self.db.read() as session:
@@ -407,30 +421,25 @@ class GatewayService:
             raise PermissionDeniedError(f"a merchant key of venue {principal.venue!r} cannot redeem at {offer.venue!r}")
         request_hash = hashlib.sha256(json.dumps([code, offer_id]).encode()).hexdigest()
         now = self.now_s()
-        holder, error = self.verify_readable(code, at_s=now)
-        period = period_key(offer.quota.period, now) if offer.quota is not None else _NO_PERIOD
-        holder_hex = holder.holder.hex() if holder is not None else ""
+        verified = self.verify_readable(code, at_s=now)
+        period = redemption_period(catalogue, offer_id, now)
+        holder_hex = verified.holder.hex() if isinstance(verified, VerifiedCode) else ""
         decided: list[Decision] = []
 
         def decide(used: int) -> tuple[str, Spend | None]:
-            redemption_id = None
+            redeemed = decide_redemption(catalogue, verified, offer_id, now_s=now, used_in_period=used)
             spend = None
-            if holder is None:
-                assert error is not None
-                decision = decision_for_error(error, offer_id)
-            else:
-                decision = catalogue.decide(holder=holder, offer_id=offer_id, now_s=now, used_in_period=used)
-                if decision.eligible:
-                    redemption_id = "rdm-" + secrets.token_hex(8)
-                    record = pending_record(id=redemption_id, at_s=now, actor=principal.id, action=REDEMPTION,
-                                            city=offer.city, subject=holder_hex,
-                                            details={"offer": offer_id, "period": period,
-                                                     "redemption_id": redemption_id,
-                                                     "quota_remaining": decision.quota_remaining})
-                    spend = Spend(redemption_id=redemption_id, city=offer.city, action=REDEMPTION,
-                                  details=record["details"], audit_hash=record["hash"])
-            decided[:] = [decision]
-            answer = {"decision": decision.to_dict(), "redemption_id": redemption_id, "replayed": False}
+            if redeemed.redemption_id is not None:
+                record = pending_record(id=redeemed.redemption_id, at_s=now, actor=principal.id, action=REDEMPTION,
+                                        city=offer.city, subject=holder_hex,
+                                        details={"offer": offer_id, "period": period,
+                                                 "redemption_id": redeemed.redemption_id,
+                                                 "quota_remaining": redeemed.decision.quota_remaining})
+                spend = Spend(redemption_id=redeemed.redemption_id, city=offer.city, action=REDEMPTION,
+                              details=record["details"], audit_hash=record["hash"])
+            decided[:] = [redeemed.decision]
+            answer = {"decision": to_json(redeemed.decision), "redemption_id": redeemed.redemption_id,
+                      "replayed": False}
             return orjson.dumps(answer).decode(), spend
 
         stored_hash, answer = self.ledger.redeem(
@@ -453,8 +462,6 @@ class GatewayService:
     def issue(self, principal: Principal, *, city: int, holder_ref: str, local_record: Mapping[str, Any],
               ttl_s: int = 0) -> IssuedCode:
         """Map the local record onto a tier and sign a code with a key the gateway holds for the city."""
-        from citycredit.adapters import load_registry
-
         principal.require_city_office(city)
         if not isinstance(holder_ref, str) or not 1 <= len(holder_ref) <= 256:
             raise InvalidArgumentError("holder_ref is the holder's identity as the city knows it, 1 to 256 chars")
@@ -552,10 +559,10 @@ class GatewayService:
                         raise PermissionDeniedError(f"offer id {offer.id!r} belongs to city {existing.city}")
                     continue
                 kept.append(existing)
-            alliance.offers = [*kept, offer.to_proto()]
+            alliance.offers = [*kept, to_proto(offer)]
 
         return self._change(actor=principal.id, action="offer.publish", city=offer.city, subject=offer.id,
-                            details={"offer": offer.to_dict()}, change=change)
+                            details={"offer": to_json(offer)}, change=change)
 
     def revoke(self, principal: Principal, *, city: int, status_indexes: Sequence[int] = (),
                holders: Sequence[tuple[bytes, int]] = ()) -> int:
@@ -608,31 +615,26 @@ def _used_in_period(session: Session, offer: Offer, holder: VerifiedCode, period
 
 
 def _gateway_key(session: Session, member: bundle_pb2.MemberCity) -> SigningKey:
-    """The newest active key of the city whose private half the gateway holds (Ed25519 preferred: shorter codes)."""
-    active = [k for k in member.keys if k.status == bundle_pb2.KEY_STATUS_ACTIVE]
+    """The key `pick_signing_key` chooses among the city's active keys whose private half the gateway holds."""
     rows = {r.kid: r for r in session.exec(select(CityKeyRow).where(CityKeyRow.city == member.city)).all()}
-    held = [(k, rows[k.kid.hex()]) for k in reversed(active) if k.kid.hex() in rows]
-    if not held:
+    held = [HeldKey(SigningKey.from_pem(rows[k.kid.hex()].private_pem, Algorithm(k.algorithm)), k.not_before,
+                    active=k.status == bundle_pb2.KEY_STATUS_ACTIVE)
+            for k in member.keys if k.kid.hex() in rows]
+    try:
+        return pick_signing_key(held)
+    except NotFoundError:
         raise NotFoundError(f"the gateway holds no active signing key for city {member.city}; "
-                            "publish one with generate=true")
-    held.sort(key=lambda pair: pair[1].algorithm != Algorithm.ED25519.slug)
-    row = held[0][1]
-    return SigningKey.from_pem(row.private_pem, Algorithm.from_slug(row.algorithm))
+                            "publish one with generate=true") from None
 
 
 def _free_status_index(session: Session, snapshot: TrustSnapshot, city: int, size: int, now_s: int) -> int:
-    """A random index that is neither revoked nor held by a live code the gateway issued."""
+    """`pick_status_index` over the indexes neither revoked nor held by a live code the gateway issued."""
     bits = snapshot.status_bits(city)
-    for _ in range(64):
-        index = secrets.randbelow(size)
-        if bits is not None and bits.is_revoked(index):
-            continue
-        taken = session.exec(select(IssuedCodeRow.code_id).where(
-            IssuedCodeRow.city == city, IssuedCodeRow.status_index == index,
-            IssuedCodeRow.expires_at_s > now_s).limit(1)).first()
-        if taken is None:
-            return index
-    raise UnavailableError(f"city {city}'s status list is nearly full; enlarge it")
+    live = set(session.exec(select(IssuedCodeRow.status_index).where(
+        IssuedCodeRow.city == city, IssuedCodeRow.expires_at_s > now_s)).all())
+    revoked = bits.count() if bits is not None else 0
+    return pick_status_index(size, lambda i: i not in live and not (bits is not None and bits.is_revoked(i)),
+                             len(live) + revoked)
 
 
 def spki_from_b64(text: object) -> bytes:

@@ -25,7 +25,7 @@ IMPORT = re.compile(rb"^from citycredit\.v1 import ", re.MULTILINE)
 
 
 def generate(out: Path) -> None:
-    from grpc_tools import protoc  # dev dependency only
+    from grpc_tools import protoc  # noqa: PLC0415 - optional: a dev dependency, needed only to regenerate
 
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / "citycredit").rglob("*.proto"))
     include = Path(protoc.__file__).parent / "_proto"

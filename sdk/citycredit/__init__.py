@@ -9,14 +9,26 @@ Merchants need one import::
     print(code.city, code.tier.name, code.band, code.expires_at)
 """
 
-from citycredit._internal.bundle import AcceptedBundle, TrustAnchor, TrustSnapshot
-from citycredit._internal.client import BundleFetch, GatewayClient, GatewayVerifier, Redemption
-from citycredit._internal.eligibility import Agreement, Category, Decision, Offer, Reason
-from citycredit._internal.issue import IssuedCode, Issuer, holder_pseudonym
-from citycredit._internal.keys import Algorithm, SigningKey, VerifyingKey
-from citycredit._internal.tiers import Tier
-from citycredit._internal.verifier import Verifier, VerifierConfig
-from citycredit._internal.verify import VerifiedCode
+from citycredit._client import BundleFetch, GatewayClient, Redemption
+from citycredit._verifier import GatewayVerifier, Verifier, VerifierConfig
+from citycredit.core import (
+    AcceptedBundle,
+    Agreement,
+    Algorithm,
+    Category,
+    Decision,
+    IssuedCode,
+    Issuer,
+    Offer,
+    Reason,
+    SigningKey,
+    Tier,
+    TrustAnchor,
+    TrustSnapshot,
+    VerifiedCode,
+    VerifyingKey,
+    holder_pseudonym,
+)
 from citycredit.errors import CityCreditError, CodeError
 
 __all__ = [

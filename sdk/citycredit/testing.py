@@ -1,21 +1,61 @@
-"""An in-memory alliance for tests, examples and benchmarks: real keys, real signatures, no files.
+"""Test utilities that run the real core: an in-memory alliance and an in-memory gateway.
 
-    alliance = InMemoryAlliance(now_s=1_800_000_000)
+    alliance = InMemoryAlliance(now_s=1_800_000_000)       # real keys, real signatures, no files
     code = alliance.issue(330100, Tier.EXCELLENT).code
     alliance.verifier().verify(code)
+
+    gateway = InMemoryGateway(alliance.bundle, anchor=alliance.anchor, merchant_keys={"ccm_test": 330800})
+    client = GatewayClient.rest(gateway.url, api_key="ccm_test", http=gateway.http())
+
+`InMemoryGateway` answers the gateway's public REST paths with the same JSON, problem+json
+errors and ETags, over the same pure core (`verify_code`, the `Catalogue`,
+`decide_redemption`), behind an `httpx.MockTransport`, so merchant code and the REST client
+run without a server. Redemptions and idempotency keys live in dictionaries. Set
+`reachable = False` to simulate an outage; `requests` records every call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from citycredit._internal.alliance import Alliance, CityRecord, KeyRecord
-from citycredit._internal.bundle import TrustAnchor
-from citycredit._internal.fake_gateway import InMemoryGateway
-from citycredit._internal.issue import IssuedCode, Issuer
-from citycredit._internal.keys import Algorithm, SigningKey
-from citycredit._internal.tiers import Tier
-from citycredit._internal.verifier import Verifier, VerifierConfig
+import httpx
+
+from citycredit._client import BUNDLE_MEDIA_TYPE
+from citycredit._verifier import Verifier, VerifierConfig
+from citycredit.core import (
+    AcceptedBundle,
+    Algorithm,
+    Alliance,
+    CityRecord,
+    IssuedCode,
+    Issuer,
+    KeyRecord,
+    SigningKey,
+    Tier,
+    TrustAnchor,
+    VerifiedCode,
+    decide_redemption,
+    decision_for_error,
+    open_bundle,
+    redemption_period,
+    to_json,
+    verification_to_json,
+    verify_code,
+)
+from citycredit.errors import (
+    BundleError,
+    CityCreditError,
+    CodeError,
+    ConflictError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+)
 
 __all__ = ["DEFAULT_CITIES", "InMemoryAlliance", "InMemoryGateway"]
 
@@ -71,3 +111,155 @@ class InMemoryAlliance:
         at = float(self.now_s if now_s is None else now_s)
         return Verifier.from_bundle_bytes(self.bundle, anchor=self.anchor, config=VerifierConfig(grace_s=grace_s),
                                           clock=lambda: at)
+
+_PROBLEM_JSON = "application/problem+json"
+
+
+class InMemoryGateway:
+    """A REST gateway over one alliance, served from memory through `http()`."""
+
+    url = "http://gateway.test"
+
+    def __init__(self, bundle: bytes, *, anchor: TrustAnchor, clock: Callable[[], float] = time.time,
+                 merchant_keys: Mapping[str, int] | None = None, grace_s: int = 0) -> None:
+        self.anchor = anchor
+        self.clock = clock
+        self.grace_s = grace_s
+        # Merchant API key → the city whose offers it may redeem.
+        self.merchant_keys = dict(merchant_keys or {})
+        self.reachable = True
+        self.requests: list[httpx.Request] = []
+        # Redemption ids per (offer, holder pseudonym hex, period).
+        self.redemptions: dict[tuple[str, str, str], list[str]] = {}
+        self._answers: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self.serve(bundle)
+
+    def http(self) -> httpx.Client:
+        """An httpx client whose requests this gateway answers."""
+        return httpx.Client(transport=httpx.MockTransport(self.handle))
+
+    def serve(self, bundle: bytes) -> None:
+        """Serve this bundle from now on; it may be older than the last one (to test rollback refusal)."""
+        snapshot = open_bundle(bundle, anchor=self.anchor, now_s=int(self.clock()), grace_s=10**9)
+        self._data, self._snapshot = bundle, snapshot
+        self._catalogue = snapshot.catalogue
+
+    @property
+    def version(self) -> int:
+        return self._snapshot.version
+
+    @property
+    def accepted(self) -> AcceptedBundle:
+        return self._snapshot.accepted
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if not self.reachable:
+            raise httpx.ConnectError("connection refused (the in-memory gateway is unreachable)", request=request)
+        self.requests.append(request)
+        route = _ROUTES.get((request.method, request.url.path))
+        if route is None:
+            return _problem(NotFoundError(f"no such resource {request.url.path}"))
+        try:
+            return route(self, request)
+        except CityCreditError as exc:
+            return _problem(exc)
+
+    # --- routes ------------------------------------------------------------------------------------
+
+    def _trust_bundle(self, request: httpx.Request) -> httpx.Response:
+        etag = f'"{self.version}"'
+        headers = {"etag": etag, "x-bundle-version": str(self.version)}
+        tags = {t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")}
+        if etag in tags:
+            return httpx.Response(304, headers=headers)
+        return httpx.Response(200, headers={**headers, "content-type": BUNDLE_MEDIA_TYPE}, content=self._data)
+
+    def _verified(self, code: str, at: int | None) -> VerifiedCode | CityCreditError:
+        try:
+            return verify_code(self._snapshot, code, now_s=int(self.clock()) if at is None else at,
+                               grace_s=self.grace_s)
+        except (CodeError, BundleError) as exc:
+            return exc
+
+    def _verify(self, request: httpx.Request) -> httpx.Response:
+        body = _body(request, {"code"}, {"at"})
+        return httpx.Response(200, json=verification_to_json(self._verified(body["code"], body.get("at"))))
+
+    def _batch_verify(self, request: httpx.Request) -> httpx.Response:
+        body = _body(request, {"codes"}, {"at"})
+        return httpx.Response(200, json={"verifications": [verification_to_json(self._verified(c, body.get("at")))
+                                                           for c in body["codes"]]})
+
+    def _offers(self, request: httpx.Request) -> httpx.Response:
+        city = request.url.params.get("city")
+        offers = self._catalogue.find(city=None if city is None else int(city))
+        return httpx.Response(200, json={"offers": [to_json(o) for o in offers]})
+
+    def _used(self, offer_id: str, holder: VerifiedCode, now: int) -> list[str]:
+        period = redemption_period(self._catalogue, offer_id, now)
+        return self.redemptions.setdefault((offer_id, holder.holder.hex(), period), [])
+
+    def _check(self, request: httpx.Request) -> httpx.Response:
+        body = _body(request, {"code", "offer_id"}, {"at"})
+        now = int(self.clock()) if body.get("at") is None else body["at"]
+        offer = self._catalogue.offer(body["offer_id"])
+        holder = self._verified(body["code"], now)
+        if isinstance(holder, CityCreditError):
+            return httpx.Response(200, json=to_json(decision_for_error(holder, offer.id)))
+        used = len(self._used(offer.id, holder, now))
+        return httpx.Response(200, json=to_json(self._catalogue.decide(holder=holder, offer_id=offer.id, now_s=now,
+                                                                       used_in_period=used)))
+
+    def _redeem(self, request: httpx.Request) -> httpx.Response:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        city = self.merchant_keys.get(token.strip()) if scheme.lower() == "bearer" else None
+        if city is None:
+            raise UnauthenticatedError("unknown or revoked credentials")
+        body = _body(request, {"code", "offer_id", "idempotency_key"}, set())
+        offer = self._catalogue.offer(body["offer_id"])
+        if offer.city != city:
+            raise PermissionDeniedError(f"a merchant key of city {city} cannot redeem offers of {offer.city}")
+        fingerprint = json.dumps([body["code"], offer.id])
+        with self._lock:
+            stored = self._answers.get((token, body["idempotency_key"]))
+            if stored is not None:
+                if stored[0] != fingerprint:
+                    raise ConflictError("this idempotency key was used for a different request")
+                return httpx.Response(200, json={**stored[1], "replayed": True})
+            now = int(self.clock())
+            verified = self._verified(body["code"], now)
+            spent = self._used(offer.id, verified, now) if isinstance(verified, VerifiedCode) else []
+            redeemed = decide_redemption(self._catalogue, verified, offer.id, now_s=now, used_in_period=len(spent))
+            if redeemed.redemption_id is not None:
+                spent.append(redeemed.redemption_id)  # the next slot: one list per holder and period
+            answer = {"decision": to_json(redeemed.decision), "redemption_id": redeemed.redemption_id,
+                      "replayed": False}
+            self._answers[(token, body["idempotency_key"])] = (fingerprint, answer)
+        return httpx.Response(200, json=answer)
+
+
+_ROUTES: dict[tuple[str, str], Callable[[InMemoryGateway, httpx.Request], httpx.Response]] = {
+    ("GET", "/v1/trust-bundle"): InMemoryGateway._trust_bundle,
+    ("POST", "/v1/codes:verify"): InMemoryGateway._verify,
+    ("POST", "/v1/codes:batchVerify"): InMemoryGateway._batch_verify,
+    ("GET", "/v1/offers"): InMemoryGateway._offers,
+    ("POST", "/v1/eligibility:check"): InMemoryGateway._check,
+    ("POST", "/v1/redemptions"): InMemoryGateway._redeem,
+}
+
+
+def _body(request: httpx.Request, required: set[str], optional: set[str]) -> dict[str, Any]:
+    try:
+        doc = json.loads(request.content or b"null")
+    except ValueError:
+        raise InvalidArgumentError("the body is not JSON") from None
+    if not isinstance(doc, dict) or not required <= doc.keys() or not doc.keys() <= required | optional:
+        raise InvalidArgumentError(f"the body is a JSON object with {', '.join(sorted(required))}")
+    return doc
+
+
+def _problem(err: CityCreditError) -> httpx.Response:
+    return httpx.Response(err.http_status, headers={"content-type": _PROBLEM_JSON}, content=json.dumps({
+        "type": f"urn:citycredit:error:{err.code}", "title": err.title, "status": err.http_status,
+        "detail": err.message, "code": err.code}).encode())

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from citycredit._cli.main import main as cli_main
 from citycredit.conformance import Implementation, load_known_failures, reference_implementation, run_vectors
 
 BROKEN = Path(__file__).parent / "broken"
@@ -36,7 +37,7 @@ def test_a_known_failure_that_still_fails_is_not_an_error(tmp_path: Path) -> Non
 def test_a_known_failure_that_passes_is_an_error(tmp_path: Path) -> None:
     known = load_known_failures(write_known(tmp_path / "k.json", [
         {"case": "time/at_expiry_fail", "reason": "thought broken"}]))
-    result = run_vectors(reference_implementation(in_process=True), layers=["time"], known_failures=known)
+    result = run_vectors(reference_implementation(main=cli_main), layers=["time"], known_failures=known)
     assert not result.ok
     [fixed] = [o for o in result.outcomes if o.status == "fixed"]
     assert fixed.case.name == "time/at_expiry_fail" and "remove it" in fixed.problems[0]
@@ -44,7 +45,7 @@ def test_a_known_failure_that_passes_is_an_error(tmp_path: Path) -> None:
 
 def test_a_known_failure_naming_no_case_is_reported(tmp_path: Path) -> None:
     known = {"time/no_such_case_fail": "gone"}
-    result = run_vectors(reference_implementation(in_process=True), layers=["time"], known_failures=known)
+    result = run_vectors(reference_implementation(main=cli_main), layers=["time"], known_failures=known)
     assert result.stale_known_failures == ["time/no_such_case_fail"] and not result.ok
 
 

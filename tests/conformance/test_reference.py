@@ -7,12 +7,13 @@ import subprocess
 import sys
 
 import pytest
+from citycredit._cli.main import main as cli_main
 from citycredit.conformance import reference_implementation, run_vectors
 
 
 def test_reference_passes_every_vector_in_process() -> None:
     """The whole run with the CLI called in this process (quick); the subprocess run is below."""
-    result = run_vectors(reference_implementation(in_process=True))
+    result = run_vectors(reference_implementation(main=cli_main))
     assert {o.case.name: o.problems for o in result.failures()} == {}
     assert result.ok
     assert len(result.outcomes) > 250

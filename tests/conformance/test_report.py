@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from citycredit._cli.main import main as cli_main
 from citycredit.conformance import Check, Report, reference_implementation, report_for_run, run_vectors, write_report
 from citycredit.conformance._report import markdown_escape
 
@@ -43,7 +44,7 @@ def test_markdown_escape_keeps_one_line() -> None:
 
 
 def test_a_run_report_lists_every_case_and_the_failures(tmp_path: Path) -> None:
-    result = run_vectors(reference_implementation(in_process=True), layers=["time"])
+    result = run_vectors(reference_implementation(main=cli_main), layers=["time"])
     report = report_for_run(result)
     assert report.ok and len(report.checks) == 9
     path = tmp_path / "run.html"

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import itertools
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from citycredit._client import GatewayClient
 from citycredit._gen.citycredit.v1 import bundle_pb2
-from citycredit._internal.bundle import TrustAnchor, sign_bundle
-from citycredit._internal.client import (
-    GatewayClient,
-    HttpRequest,
-    HttpResponse,
-    urllib_send,
-    verifier_from_gateway,
-)
-from citycredit._internal.eligibility import Offer, Reason
-from citycredit._internal.home import Home
-from citycredit._internal.tiers import Tier
-from citycredit._internal.verifier import Verifier, VerifierConfig
-from citycredit._internal.verify import VerifiedCode
+from citycredit._home import Home
+from citycredit._verifier import Verifier, VerifierConfig, verifier_from_gateway
+from citycredit.core import Offer, Reason, Tier, TrustAnchor, VerifiedCode, sign_bundle
 from citycredit.errors import (
     BundleRollbackError,
     BundleStaleError,
@@ -147,19 +138,14 @@ def test_unreachable_gateway_is_unavailable() -> None:
 # --- Verifier.from_gateway ------------------------------------------------------------------------
 
 
-def _recording(statuses: list[int]) -> Callable[[HttpRequest, float], HttpResponse]:
-    def send(request: HttpRequest, timeout_s: float) -> HttpResponse:
-        response = urllib_send(request, timeout_s)
-        statuses.append(response.status)
-        return response
-
-    return send
+def _recording(statuses: list[int]) -> httpx.Client:
+    return httpx.Client(event_hooks={"response": [lambda response: statuses.append(response.status_code)]})
 
 
 def test_from_gateway_caches_and_revalidates_with_304(gateway: Gateway, anchor: TrustAnchor,
                                                       tmp_path: Path) -> None:
     statuses: list[int] = []
-    source = GatewayClient.rest(gateway.http_url, send=_recording(statuses))
+    source = GatewayClient.rest(gateway.http_url, http=_recording(statuses))
     verifier = verifier_from_gateway(source, anchor=anchor, cache_dir=tmp_path)
     assert verifier.verify(issue(gateway)["code"]).tier is Tier.EXCELLENT
     restarted = verifier_from_gateway(source, anchor=anchor, cache_dir=tmp_path)

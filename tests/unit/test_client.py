@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
+import httpx
 import pytest
+from citycredit._client import GatewayClient, GrpcTransport, Redemption, _grpc_error
 from citycredit._gen.citycredit.v1 import bundle_pb2
-from citycredit._internal.bundle import TrustAnchor
-from citycredit._internal.client import (
-    GatewayClient,
-    GatewayVerifier,
-    GrpcTransport,
-    HttpRequest,
-    HttpResponse,
-    Redemption,
-    _grpc_error,
-    verifier_from_gateway,
-)
-from citycredit._internal.eligibility import (
+from citycredit._verifier import GatewayVerifier, Verifier, VerifierConfig, verifier_from_gateway
+from citycredit.core import (
     Agreement,
     Benefit,
     BenefitKind,
@@ -30,12 +23,13 @@ from citycredit._internal.eligibility import (
     Period,
     Quota,
     Reason,
+    SigningKey,
+    Tier,
+    TrustAnchor,
+    VerifiedCode,
+    to_json,
+    to_proto,
 )
-from citycredit._internal.fake_gateway import InMemoryGateway
-from citycredit._internal.keys import SigningKey
-from citycredit._internal.tiers import Tier
-from citycredit._internal.verifier import Verifier, VerifierConfig
-from citycredit._internal.verify import VerifiedCode
 from citycredit.errors import (
     BundleRollbackError,
     BundleStaleError,
@@ -52,7 +46,7 @@ from citycredit.errors import (
     UnauthenticatedError,
     UnavailableError,
 )
-from citycredit.testing import InMemoryAlliance
+from citycredit.testing import InMemoryAlliance, InMemoryGateway
 
 from tests.conftest import NOW_S
 
@@ -81,8 +75,8 @@ def world() -> InMemoryAlliance:
     alliance = InMemoryAlliance(now_s=NOW_S)
     for record in alliance.alliance.cities.values():
         record.tier_policy = bundle_pb2.TierPolicy(scheme=f"{record.slug}-test", version=1, confirmed=True)
-    alliance.alliance.offers = [PARKING.to_proto(), LIBRARY.to_proto()]
-    alliance.alliance.agreements = [HANGZHOU_QUZHOU.to_proto()]
+    alliance.alliance.offers = [to_proto(PARKING), to_proto(LIBRARY)]
+    alliance.alliance.agreements = [to_proto(HANGZHOU_QUZHOU)]
     alliance.publish()
     return alliance
 
@@ -99,7 +93,7 @@ def gateway(world: InMemoryAlliance, clock: Clock) -> InMemoryGateway:
 
 @pytest.fixture
 def client(gateway: InMemoryGateway) -> GatewayClient:
-    return GatewayClient.rest(gateway.url, api_key=MERCHANT_KEY, send=gateway)
+    return GatewayClient.rest(gateway.url, api_key=MERCHANT_KEY, http=gateway.http())
 
 
 # --- verification ---------------------------------------------------------------------------------
@@ -134,7 +128,7 @@ def test_verify_many_answers_in_order(world: InMemoryAlliance, client: GatewayCl
     assert isinstance(results[1], CityCreditError) and results[1].code == "CC_BASE45"
     assert isinstance(results[2], CodeRevokedError)
     assert client.verify_many([]) == []
-    assert gateway.requests[-1].path == "/v1/codes:batchVerify"
+    assert gateway.requests[-1].url.path == "/v1/codes:batchVerify"
 
 
 def test_arguments_are_checked_before_any_request(client: GatewayClient, gateway: InMemoryGateway) -> None:
@@ -185,7 +179,7 @@ def test_redeem_spends_the_quota_once_per_key(world: InMemoryAlliance, client: G
 
 def test_redeem_needs_a_merchant_key_of_the_host_city(world: InMemoryAlliance, gateway: InMemoryGateway) -> None:
     code = world.issue(QUZHOU, Tier.EXCELLENT).code
-    anonymous = GatewayClient.rest(gateway.url, send=gateway)
+    anonymous = GatewayClient.rest(gateway.url, http=gateway.http())
     with pytest.raises(UnauthenticatedError):
         anonymous.redeem(code, PARKING.id, "k")
     assert gateway.requests == []
@@ -222,46 +216,50 @@ def test_real_http_to_a_closed_port_is_unavailable() -> None:
 
 
 @pytest.mark.parametrize(("response", "expected", "code"), [
-    (HttpResponse.of_json(429, {"code": "CC_RATE_LIMITED", "detail": "slow down"}), RateLimitedError,
+    (httpx.Response(429, json={"code": "CC_RATE_LIMITED", "detail": "slow down"}), RateLimitedError,
      "CC_RATE_LIMITED"),
-    (HttpResponse.of_json(418, {"code": "CC_FROM_THE_FUTURE", "detail": "new"}), CityCreditError,
+    (httpx.Response(418, json={"code": "CC_FROM_THE_FUTURE", "detail": "new"}), CityCreditError,
      "CC_FROM_THE_FUTURE"),
-    (HttpResponse(503, {"content-type": "text/html"}, b"<h1>Bad gateway</h1>"), UnavailableError, "CC_UNAVAILABLE"),
-    (HttpResponse(401, {}, b""), UnauthenticatedError, "CC_UNAUTHENTICATED"),
-    (HttpResponse(200, {}, b"not json"), UnavailableError, "CC_UNAVAILABLE"),
+    (httpx.Response(503, headers={"content-type": "text/html"}, content=b"<h1>Bad gateway</h1>"), UnavailableError,
+     "CC_UNAVAILABLE"),
+    (httpx.Response(401), UnauthenticatedError, "CC_UNAUTHENTICATED"),
+    (httpx.Response(200, content=b"not json"), UnavailableError, "CC_UNAVAILABLE"),
 ])
-def test_http_answers_map_onto_the_catalogue(response: HttpResponse, expected: type[CityCreditError],
+def test_http_answers_map_onto_the_catalogue(response: httpx.Response, expected: type[CityCreditError],
                                              code: str) -> None:
-    client = GatewayClient.rest("http://gw.test/prefix/", send=lambda request, timeout_s: response)
+    client = GatewayClient.rest("http://gw.test/prefix/", http=_answering(lambda request: response))
     with pytest.raises(expected) as caught:
         client.offers()
     assert type(caught.value) is expected and caught.value.code == code
 
 
+def _answering(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.Client:
+    return httpx.Client(transport=httpx.MockTransport(handler))
+
+
 def test_requests_carry_json_and_the_bearer_key(world: InMemoryAlliance) -> None:
-    seen: list[HttpRequest] = []
-    redemption = {"decision": Decision(eligible=True, reason=None, offer_id="o", tier=Tier.GOOD).to_dict(),
+    seen: list[httpx.Request] = []
+    redemption = {"decision": to_json(Decision(eligible=True, reason=None, offer_id="o", tier=Tier.GOOD)),
                   "redemption_id": "rdm-1", "replayed": False}
 
-    def send(request: HttpRequest, timeout_s: float) -> HttpResponse:
+    def send(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        assert timeout_s == 1.5
-        return HttpResponse.of_json(200, redemption)
+        assert request.extensions["timeout"]["read"] == 1.5
+        return httpx.Response(200, json=redemption)
 
-    client = GatewayClient.rest("https://gw.test/api/", api_key="ccm_x", timeout_s=1.5, send=send)
+    client = GatewayClient.rest("https://gw.test/api/", api_key="ccm_x", timeout_s=1.5, http=_answering(send))
     assert client.redeem("CC1:abc", "o", "key-1").redemption_id == "rdm-1"
     (request,) = seen
-    assert (request.method, request.url) == ("POST", "https://gw.test/api/v1/redemptions")
+    assert (request.method, str(request.url)) == ("POST", "https://gw.test/api/v1/redemptions")
     assert request.headers["authorization"] == "Bearer ccm_x"
-    assert request.json() == {"code": "CC1:abc", "offer_id": "o", "idempotency_key": "key-1"}
+    assert request.headers["idempotency-key"] == "key-1"
+    assert json.loads(request.content) == {"code": "CC1:abc", "offer_id": "o", "idempotency_key": "key-1"}
 
 
 def test_malformed_answers_are_the_gateways_fault() -> None:
-    def send(request: HttpRequest, timeout_s: float) -> HttpResponse:
-        return HttpResponse.of_json(200, {"eligible": "maybe"})
-
+    client = GatewayClient.rest("http://gw.test", http=_answering(lambda r: httpx.Response(200, json={"eligible": 1})))
     with pytest.raises(UnavailableError, match="malformed decision"):
-        GatewayClient.rest("http://gw.test", send=send).check("CC1:x", "o")
+        client.check("CC1:x", "o")
 
 
 def test_bad_urls_and_timeouts_are_refused() -> None:
@@ -307,7 +305,7 @@ def test_trust_bundle_by_etag(client: GatewayClient, gateway: InMemoryGateway) -
 
 def _verifier(gateway: InMemoryGateway, world: InMemoryAlliance, clock: Clock, cache: Path | None,
               grace_s: int = 86400) -> GatewayVerifier:
-    return verifier_from_gateway(GatewayClient.rest(gateway.url, send=gateway), anchor=world.anchor,
+    return verifier_from_gateway(GatewayClient.rest(gateway.url, http=gateway.http()), anchor=world.anchor,
                                  cache_dir=cache, config=VerifierConfig(grace_s=grace_s), clock=clock)
 
 
@@ -395,7 +393,7 @@ def test_bundles_under_another_anchor_are_refused(world: InMemoryAlliance, gatew
                                                  tmp_path: Path) -> None:
     stranger = InMemoryAlliance(now_s=NOW_S)
     with pytest.raises(BundleThresholdError):
-        verifier_from_gateway(GatewayClient.rest(gateway.url, send=gateway), anchor=stranger.anchor,
+        verifier_from_gateway(GatewayClient.rest(gateway.url, http=gateway.http()), anchor=stranger.anchor,
                               cache_dir=tmp_path, clock=clock)
     assert not (tmp_path / "bundle.ccb").exists()
 
@@ -435,13 +433,12 @@ def test_update_from_elsewhere_is_cached(world: InMemoryAlliance, gateway: InMem
 def test_a_url_builds_a_rest_client(world: InMemoryAlliance, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
 
-    def fake_send(request: HttpRequest, timeout_s: float) -> HttpResponse:
-        calls.append(request.url)
-        return HttpResponse(200, {"etag": '"9"'}, world.bundle)
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        return httpx.Response(200, headers={"etag": '"9"'}, content=world.bundle)
 
-    import citycredit._internal.client as client_module
-
-    monkeypatch.setattr(client_module, "urllib_send", fake_send)
+    real_client = httpx.Client
+    monkeypatch.setattr(httpx, "Client", lambda **kw: real_client(transport=httpx.MockTransport(answer), **kw))
     verifier = Verifier.from_gateway("http://gw.test/", anchor=world.anchor, clock=Clock())
     assert isinstance(verifier, GatewayVerifier)
     assert calls == ["http://gw.test/v1/trust-bundle"] and verifier.version == world.alliance.version

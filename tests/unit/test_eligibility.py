@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 from citycredit._gen.citycredit.v1 import offer_pb2
-from citycredit._internal.eligibility import (
+from citycredit.core import (
     Agreement,
     Benefit,
     BenefitKind,
@@ -19,13 +19,17 @@ from citycredit._internal.eligibility import (
     Quota,
     Reason,
     Rules,
+    Tier,
+    VerifiedCode,
     decide,
     decision_for_error,
+    from_json,
+    from_proto,
     parse_time_s,
     period_key,
+    to_json,
+    to_proto,
 )
-from citycredit._internal.tiers import Tier
-from citycredit._internal.verify import VerifiedCode
 from citycredit.errors import (
     BundleStaleError,
     CodeExpiredError,
@@ -44,7 +48,7 @@ DAY = 86400
 AGREED = parse_time_s("2020-04-30")  # Hangzhou–Quzhou in force from here, open-ended
 TOURISM_FROM, TOURISM_UNTIL = parse_time_s("2021-01-01"), parse_time_s("2022-01-01")
 OFFER_FROM, OFFER_UNTIL = parse_time_s("2021-03-01"), parse_time_s("2021-06-01")
-NOW = parse_time_s("2021-04-15T10:00:00")  # inside every window above
+NOW = parse_time_s("2021-04-15T10:00:00+08:00")  # inside every window above
 
 
 def _benefit(kind: BenefitKind = BenefitKind.WAIVER, **kw: int) -> Benefit:
@@ -175,7 +179,7 @@ def test_decision_for_error(error: CodeExpiredError, reason: Reason) -> None:
     decision = decision_for_error(error, "quzhou-parking-free-3")
     assert (decision.eligible, decision.reason, decision.tier) == (False, reason, None)
     assert decision.error_code == error.code and decision.detail == error.message
-    assert decision.to_dict()["error"] == error.code
+    assert to_json(decision)["error"] == error.code
 
 
 def test_errors_about_the_verifier_itself_are_not_decisions() -> None:
@@ -255,7 +259,7 @@ def test_never_a_yes_below_the_minimum_or_without_a_way_in(home: int, tier: Tier
         assert home == offer.city or (decision.agreement_id is not None and not offer.local_only)
     else:
         assert decision.reason is not None and decision.detail
-    assert Decision.from_proto(decision.to_proto()) == decision  # what gRPC carries is the whole decision
+    assert from_proto(Decision, to_proto(decision)) == decision  # what gRPC carries is the whole decision
 
 
 # --- periods ---------------------------------------------------------------------------------------
@@ -286,7 +290,7 @@ def test_parse_time() -> None:
     assert parse_time_s("2020-04-30") == 1588176000  # midnight UTC+8
     assert parse_time_s("2020-04-30T00:00:00Z") == 1588204800
     assert parse_time_s(12) == 12
-    for bad in ("yesterday", True, 1.5, None):
+    for bad in ("yesterday", "2020-04-30T00:00:00", True, 1.5, None, -1, 253_402_300_800):
         with pytest.raises(InvalidArgumentError):
             parse_time_s(bad)
 
@@ -324,45 +328,45 @@ def test_constructors_check_their_fields(build: object) -> None:
 
 def test_offer_json_and_proto_round_trip() -> None:
     for offer in OFFERS:
-        assert Offer.from_dict(json.loads(json.dumps(offer.to_dict()))) == offer
-        assert Offer.from_proto(offer.to_proto()) == offer
+        assert from_json(Offer, json.loads(json.dumps(to_json(offer)))) == offer
+        assert from_proto(Offer, to_proto(offer)) == offer
     for agreement in AGREEMENTS:
-        assert Agreement.from_dict(agreement.to_dict()) == agreement
-        assert Agreement.from_proto(agreement.to_proto()) == agreement
-    msg = PARKING.to_proto()
+        assert from_json(Agreement, to_json(agreement)) == agreement
+        assert from_proto(Agreement, to_proto(agreement)) == agreement
+    msg = to_proto(PARKING)
     assert (msg.category, msg.min_tier, msg.quota.uses, msg.quota.period) == (1, 5, 3, 3)
 
 
 def test_from_dict_and_from_proto_refuse_bad_input() -> None:
-    data = PARKING.to_dict()
+    data = to_json(PARKING)
     with pytest.raises(InvalidArgumentError, match="unknown field"):
-        Offer.from_dict({**data, "surprise": 1})
+        from_json(Offer, {**data, "surprise": 1})
     with pytest.raises(InvalidArgumentError, match="unknown category"):
-        Offer.from_dict({**data, "category": "casino"})
+        from_json(Offer, {**data, "category": "casino"})
     with pytest.raises(InvalidArgumentError, match="tier"):
-        Offer.from_dict({**data, "min_tier": 5})
-    assert Offer.from_dict({**data, "category": "CATEGORY_PARKING", "min_tier": "tier_excellent"}) == PARKING
-    msg = PARKING.to_proto()
+        from_json(Offer, {**data, "min_tier": 5})
+    assert from_json(Offer, {**data, "category": "CATEGORY_PARKING", "min_tier": "tier_excellent"}) == PARKING
+    msg = to_proto(PARKING)
     msg.min_tier = 0  # type: ignore[assignment]
     with pytest.raises(InvalidArgumentError, match="min_tier"):
-        Offer.from_proto(msg)
-    msg = PARKING.to_proto()
+        from_proto(Offer, msg)
+    msg = to_proto(PARKING)
     msg.category = 0  # type: ignore[assignment]
     with pytest.raises(InvalidArgumentError, match="Category"):
-        Offer.from_proto(msg)
+        from_proto(Offer, msg)
 
 
 def test_decision_forms() -> None:
     decision = decide(holder=holder(HANGZHOU, Tier.EXCELLENT), offer=PARKING, agreements=AGREEMENTS, rules=RULES,
                       now_s=NOW, used_in_period=1)
-    as_dict = decision.to_dict()
+    as_dict = to_json(decision)
     assert {k: as_dict[k] for k in ("eligible", "reason", "offer", "tier", "treated_as_local", "benefit")} == {
         "eligible": True, "reason": None, "offer": PARKING.id, "tier": "EXCELLENT", "treated_as_local": True,
         "benefit": "免押金"}
     assert (as_dict["agreement"], as_dict["quota_remaining"]) == ("hangzhou-quzhou", 1)
-    assert Decision.from_dict(json.loads(json.dumps(as_dict))) == decision
-    msg = decision.to_proto()
+    assert from_json(Decision, json.loads(json.dumps(as_dict))) == decision
+    msg = to_proto(decision)
     assert (msg.eligible, msg.reason, msg.tier, msg.agreement_id, msg.quota_remaining) == (
         True, 0, 5, "hangzhou-quzhou", 1)
-    refused = decision_for_error(CodeRevokedError(), PARKING.id).to_proto()
+    refused = to_proto(decision_for_error(CodeRevokedError(), PARKING.id))
     assert (refused.reason, refused.tier, refused.HasField("quota_remaining")) == (8, 0, False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -51,11 +52,16 @@ def test_pyproject_lists_every_package() -> None:
 @pytest.mark.slow
 def test_sdk_installs_and_verifies_without_server_extras(tmp_path: Path) -> None:
     """A merchant's `pip install citycredit` pulls no server dependency and verifies a code."""
+    # From a copy of the sources: a build in the tree itself would leave build/ behind, and stale modules there
+    # would go into the wheel unseen.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "node_modules", ".*_cache",
+                                                                 ".import-graph", ".citycredit", "__pycache__"))
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    subprocess.run([str(python), "-m", "pip", "install", "-q", str(ROOT)], check=True, env=env, timeout=600)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", str(source)], check=True, env=env, timeout=600)
     script = (
         "import importlib.util, citycredit\n"
         "from citycredit.testing import InMemoryAlliance\n"

@@ -8,9 +8,8 @@ from typing import Any
 
 from citycredit._cli.codes import add_json_flag, add_trust_args, load_verifier
 from citycredit._cli.output import Output
-from citycredit._internal.bundle import describe
-from citycredit._internal.home import BUNDLE_TTL_S, Home
-from citycredit._internal.wire import iso
+from citycredit._home import BUNDLE_TTL_S, Home
+from citycredit.core import describe, iso
 
 
 def register(subparsers: Any) -> None:

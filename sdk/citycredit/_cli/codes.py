@@ -9,12 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from citycredit._cli.output import Output
-from citycredit._internal.bundle import AcceptedBundle
-from citycredit._internal.codec import decode_envelope, parse_claims
-from citycredit._internal.home import Home, write_public
-from citycredit._internal.keys import Algorithm
-from citycredit._internal.verifier import Verifier, VerifierConfig
-from citycredit._internal.wire import iso, parse_time, verification_json
+from citycredit._home import Home, write_public
+from citycredit._verifier import Verifier, VerifierConfig
+from citycredit.adapters import load_registry
+from citycredit.core import (
+    AcceptedBundle,
+    Algorithm,
+    decode_envelope,
+    iso,
+    parse_claims,
+    parse_time_s,
+    verification_to_json,
+)
 from citycredit.errors import BundleError, CodeError, InvalidArgumentError
 
 
@@ -70,12 +76,12 @@ def load_verifier(args: argparse.Namespace) -> Verifier:
         raise InvalidArgumentError("give exactly one of --home DIR or --bundle FILE")
     bundle = Path(args.bundle) if args.bundle else Home(args.home).require().bundle_path
     anchor = args.anchor or (Home(args.home).anchor_path if args.home else None)
-    at = parse_time(args.at) if args.at else None
+    at = parse_time_s(args.at, "--at") if args.at else None
     accepted = None
     if args.state and Path(args.state).is_file():
         doc = json.loads(Path(args.state).read_text())
         accepted = AcceptedBundle(version=int(doc["version"]), digest=bytes.fromhex(doc["digest"]))
-    clock = (lambda: at.timestamp()) if at is not None else time.time
+    clock = (lambda: float(at)) if at is not None else time.time
     verifier = Verifier.from_bundle_file(bundle, anchor=anchor, accepted=accepted,
                                          config=VerifierConfig(grace_s=args.grace_s), clock=clock)
     if args.state:
@@ -89,20 +95,20 @@ def _verify(args: argparse.Namespace, out: Output) -> int:
         verifier = load_verifier(args)
     except BundleError as exc:
         if args.json:
-            out.json(verification_json(None, exc))
+            out.json(verification_to_json(exc))
         out.error(exc.code, exc.message)
         return 2
     try:
         result = verifier.verify(args.code)
     except (CodeError, BundleError) as exc:
         if args.json:
-            out.json(verification_json(None, exc))
+            out.json(verification_to_json(exc))
         else:
             out.fail(f"{out.paint('INVALID', 'red', 'bold')}  {exc.code}: {exc.message}")
         # A bundle refused while verifying (stale, or a corrupt status list) says nothing about the code.
         return 2 if isinstance(exc, BundleError) else 1
     if args.json:
-        out.json(verification_json(result, None))
+        out.json(verification_to_json(result))
         return 0
     member = verifier.snapshot.cities.get(result.city)
     name = f"{member.name_zh} {member.name_en}" if member else ""
@@ -124,8 +130,6 @@ def local_record(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _issue(args: argparse.Namespace, out: Output) -> int:
-    from citycredit.adapters import load_registry
-
     home = Home(args.home).require()
     registry = load_registry(home.schemes_dir if home.schemes_dir.is_dir() else None)
     scheme = registry.resolve_city(args.city)
@@ -147,7 +151,7 @@ def _issue(args: argparse.Namespace, out: Output) -> int:
 
 def _write_qr(code: str, path: Path) -> None:
     try:
-        import segno
+        import segno  # noqa: PLC0415 - optional: the qr extra
     except ImportError:
         raise InvalidArgumentError("QR output needs segno: pip install 'citycredit[qr]'") from None
     if path.suffix.lower() not in {".png", ".svg"}:

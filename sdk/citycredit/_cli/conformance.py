@@ -10,6 +10,16 @@ from typing import Any
 
 from citycredit._cli.codes import add_json_flag
 from citycredit._cli.output import Output
+from citycredit.conformance import (
+    Implementation,
+    IssuerPolicy,
+    check_adapter,
+    check_issuer,
+    load_known_failures,
+    report_for_run,
+    run_vectors,
+    write_report,
+)
 from citycredit.errors import InvalidArgumentError
 
 # Kept here (not imported) so that building the parser stays cheap; a test checks it matches the kit.
@@ -81,13 +91,6 @@ def _print_checks(report: Any, out: Output) -> None:
 
 
 def _run(args: argparse.Namespace, out: Output) -> int:
-    from citycredit.conformance import (
-        Implementation,
-        load_known_failures,
-        report_for_run,
-        run_vectors,
-    )
-
     implementation = None
     if args.cmd:
         implementation = Implementation(name=args.cmd, argv=_command(args.cmd), timeout_s=args.timeout_s)
@@ -113,8 +116,6 @@ def _run(args: argparse.Namespace, out: Output) -> int:
         if result.ok:
             out.ok(out.paint("every case passes", "green", "bold"))
     if args.report:
-        from citycredit.conformance import write_report
-
         _save(write_report, report, args.report)
         if not args.json:
             out.line(f"report: {args.report}")
@@ -131,15 +132,11 @@ def _save(write: Any, report: Any, path: str) -> None:
 
 
 def _adapter(args: argparse.Namespace, out: Output) -> int:
-    from citycredit.conformance import check_adapter
-
     return _show(check_adapter(args.target), args, out)
 
 
 def _show(report: Any, args: argparse.Namespace, out: Output) -> int:
     """Print an adapter or issuer report (or its JSON), write it if asked; exit 0 only if every check passes."""
-    from citycredit.conformance import write_report
-
     if args.json:
         out.json({"subject": report.subject, "ok": report.ok,
                   "checks": [{"section": c.section, "name": c.name, "status": c.status, "why": c.why}
@@ -153,8 +150,6 @@ def _show(report: Any, args: argparse.Namespace, out: Output) -> int:
 
 
 def _issuer(args: argparse.Namespace, out: Output) -> int:
-    from citycredit.conformance import IssuerPolicy, check_issuer
-
     policy = IssuerPolicy(max_ttl_s=args.max_ttl_s, skew_s=args.skew_s, timeout_s=args.timeout_s)
     report = check_issuer(_command(args.cmd), city=args.city, bundle=Path(args.bundle),
                           anchor=Path(args.anchor) if args.anchor else None,

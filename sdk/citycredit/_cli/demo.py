@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 from citycredit._cli.output import Output
-from citycredit._internal.demo import init_demo
-from citycredit._internal.home import Home
+from citycredit._demo import init_demo
+from citycredit._home import Home
 
 
 def register(subparsers: Any) -> None:

@@ -7,9 +7,11 @@ these commands run, so the rest of the CLI starts fast without them.
 from __future__ import annotations
 
 import argparse
+import asyncio
 from typing import Any
 
 from citycredit._cli.output import Output
+from citycredit.errors import NotFoundError
 
 _EXTRA_HINT = "the gateway needs its extra: pip install 'citycredit[gateway]'"
 
@@ -38,18 +40,16 @@ def register(subparsers: Any) -> None:
 
 
 def _config(args: argparse.Namespace, **flags: Any) -> Any:
-    from citycredit.gateway.config import GatewayConfig
+    from citycredit.gateway.config import GatewayConfig  # noqa: PLC0415 - optional: the gateway extra
 
     return GatewayConfig.from_env(home=args.home, db_url=args.db, **flags)
 
 
 def _up(args: argparse.Namespace, out: Output) -> int:
     try:
-        import asyncio
-
-        from citycredit.gateway import serve
-        from citycredit.gateway.logs import configure_logging
-        from citycredit.gateway.supervisor import supervise
+        from citycredit.gateway import serve  # noqa: PLC0415 - optional: the gateway extra
+        from citycredit.gateway.logs import configure_logging  # noqa: PLC0415 - optional: the gateway extra
+        from citycredit.gateway.supervisor import supervise  # noqa: PLC0415 - optional: the gateway extra
     except ImportError as exc:
         out.error("CC_UNAVAILABLE", f"{_EXTRA_HINT} ({exc.name} is missing)")
         return 2
@@ -64,15 +64,13 @@ def _up(args: argparse.Namespace, out: Output) -> int:
 
 def _audit_verify(args: argparse.Namespace, out: Output) -> int:
     try:
-        from sqlalchemy.exc import DBAPIError
+        from sqlalchemy.exc import DBAPIError  # noqa: PLC0415 - optional: the gateway extra
 
-        from citycredit.gateway.audit import load_and_verify
-        from citycredit.gateway.db import Database
+        from citycredit.gateway.audit import load_and_verify  # noqa: PLC0415 - optional: the gateway extra
+        from citycredit.gateway.db import Database  # noqa: PLC0415 - optional: the gateway extra
     except ImportError as exc:
         out.error("CC_UNAVAILABLE", f"{_EXTRA_HINT} ({exc.name} is missing)")
         return 2
-    from citycredit.errors import NotFoundError
-
     config = _config(args)
     if config.db_url is None and not (config.home / "gateway.db").is_file():
         raise NotFoundError(f"no gateway database in {config.home}; give --home DIR or --db URL")

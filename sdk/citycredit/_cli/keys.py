@@ -10,9 +10,8 @@ from typing import Any
 
 from citycredit._cli.output import Output
 from citycredit._cli.resolve import resolve_city
-from citycredit._internal.alliance import KeyRecord
-from citycredit._internal.home import Home, key_filename, write_private, write_public
-from citycredit._internal.keys import Algorithm, SigningKey
+from citycredit._home import Home, key_filename, write_private, write_public
+from citycredit.core import Algorithm, KeyRecord, SigningKey
 from citycredit.errors import InvalidArgumentError
 
 

@@ -10,7 +10,8 @@ from typing import Any
 from citycredit._cli.codes import add_json_flag, add_trust_args, load_verifier
 from citycredit._cli.output import Output
 from citycredit._cli.resolve import resolve_city
-from citycredit._internal.eligibility import Decision, Offer, Reason
+from citycredit._client import GatewayClient
+from citycredit.core import Decision, Offer, Reason, to_json
 from citycredit.errors import BundleError, UnavailableError
 
 
@@ -43,7 +44,7 @@ def register(subparsers: Any) -> None:
 
 def offer_json(offer: Offer) -> dict[str, Any]:
     """The CLI's offer shape: the documented fields first, then the full offer."""
-    doc = offer.to_dict()
+    doc = to_json(offer)
     return {**doc, "city": f"{offer.city:06d}", "benefit": offer.benefit.text_zh, "benefit_en": offer.benefit.text_en,
             "benefit_detail": doc["benefit"]}
 
@@ -76,7 +77,7 @@ def _check(args: argparse.Namespace, out: Output) -> int:
         out.error(exc.code, exc.message)
         return 2
     if args.json:
-        out.json(decision.to_dict())
+        out.json(to_json(decision))
     else:
         _print_decision(decision, out)
     if decision.reason is Reason.OFFER_UNKNOWN:
@@ -100,8 +101,6 @@ def _print_decision(decision: Decision, out: Output) -> None:
 
 
 def _redeem(args: argparse.Namespace, out: Output) -> int:
-    from citycredit._internal.client import GatewayClient
-
     key = args.api_key or os.environ.get("CITYCREDIT_API_KEY")
     idempotency_key = args.idempotency_key or f"cli-{uuid.uuid4()}"
     client = GatewayClient.rest(args.gateway, api_key=key)
@@ -118,7 +117,7 @@ def _redeem(args: argparse.Namespace, out: Output) -> int:
     if args.json:
         out.json({"redeemed": redemption.redeemed, "redemption_id": redemption.redemption_id,
                   "replayed": redemption.replayed, "idempotency_key": idempotency_key,
-                  "decision": decision.to_dict()})
+                  "decision": to_json(decision)})
     else:
         _print_decision(decision, out)
         if redemption.redeemed:

@@ -12,12 +12,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from citycredit._internal.bundle import AcceptedBundle, TrustAnchor, TrustSnapshot, open_bundle
-from citycredit._internal.codec import SIGNING_CONTEXT, decode_envelope, parse_claims
-from citycredit._internal.eligibility import decision_for_error
-from citycredit._internal.tiers import Tier
-from citycredit._internal.verify import VerifiedCode
-from citycredit._internal.wire import iso, parse_time
+from citycredit.core import (
+    SIGNING_CONTEXT,
+    AcceptedBundle,
+    Tier,
+    TrustAnchor,
+    TrustSnapshot,
+    VerifiedCode,
+    decision_for_error,
+    decode_envelope,
+    iso,
+    open_bundle,
+    parse_claims,
+    parse_time_s,
+    to_json,
+)
 from citycredit.errors import (
     BundleError,
     CityCreditError,
@@ -90,7 +99,7 @@ def _verified_json(result: VerifiedCode) -> dict[str, Any]:
 def serve(verify_fn: Callable[[TrustSnapshot, str, int], VerifiedCode], argv: Sequence[str] | None = None) -> int:
     """Answer one protocol call with `verify_fn` as the verifier."""
     args = _args(sys.argv[1:] if argv is None else argv)
-    now_s = int(parse_time(args.at).timestamp())
+    now_s = parse_time_s(args.at)
     bundle = Path(args.bundle)
     try:
         anchor = TrustAnchor.from_json(bundle.with_name("anchor.json").read_bytes())
@@ -110,14 +119,14 @@ def serve(verify_fn: Callable[[TrustSnapshot, str, int], VerifiedCode], argv: Se
             print(json.dumps({"valid": False, "city": None, "tier": None, "band": None, "expires_at": None,
                               "error": exc.to_dict()}))
             return 1
-        print(json.dumps(decision_for_error(exc, args.offer).to_dict(), ensure_ascii=False))
+        print(json.dumps(to_json(decision_for_error(exc, args.offer)), ensure_ascii=False))
         return 1
     if args.command == "verify":
         print(json.dumps(_verified_json(result), ensure_ascii=False))
         return 0
     assert catalogue is not None
     decision = catalogue.decide(holder=result, offer_id=args.offer, now_s=now_s)
-    print(json.dumps(decision.to_dict(), ensure_ascii=False))
+    print(json.dumps(to_json(decision), ensure_ascii=False))
     if decision.error_code:
         return 2
     return 0 if decision.eligible else 1

@@ -5,9 +5,7 @@ import json
 import sys
 
 from _protocol import _args
-from citycredit._internal.codec import decode_envelope, parse_claims
-from citycredit._internal.tiers import Tier
-from citycredit._internal.wire import iso
+from citycredit.core import Tier, decode_envelope, iso, parse_claims
 
 if __name__ == "__main__":
     args = _args(sys.argv[1:])

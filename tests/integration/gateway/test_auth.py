@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from citycredit._internal.keys import Algorithm, SigningKey
+from citycredit.core import Algorithm, SigningKey
 from citycredit.gateway import Gateway, gateway_in_thread
 
 from .conftest import HANGZHOU, QUOTA_OFFER, QUZHOU, assert_problem, bearer, config_for, issue

@@ -9,8 +9,7 @@ import grpc
 import httpx
 import pytest
 from citycredit._gen.citycredit.v1 import bundle_pb2, offer_pb2, service_pb2, service_pb2_grpc
-from citycredit._internal.base45 import b45decode, b45encode
-from citycredit._internal.keys import SigningKey
+from citycredit.core import SigningKey, b45decode, b45encode
 from citycredit.gateway import Gateway
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from citycredit._internal.base45 import b45decode, b45encode
+from citycredit.core import b45decode, b45encode
 from citycredit.gateway import Gateway
 
 from .conftest import HANGZHOU, QUOTA_OFFER, QUZHOU, assert_problem, bearer, issue

@@ -19,9 +19,9 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from citycredit._client import GatewayClient, Redemption
 from citycredit._gen.citycredit.v1 import service_pb2, service_pb2_grpc
-from citycredit._internal.client import GatewayClient, Redemption
-from citycredit._internal.eligibility import Reason
+from citycredit.core import Reason
 
 from tests.support.workers import counter, metrics_by_worker
 

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from citycredit._internal.client import GatewayClient, Redemption
-from citycredit._internal.eligibility import Reason
+from citycredit._client import GatewayClient, Redemption
+from citycredit.core import Reason
 from citycredit.errors import UnavailableError
 
 from tests.support.workers import counter, metrics_by_worker

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from citycredit._internal.base45 import b45encode
+from citycredit.core import b45encode
 from citycredit.gateway import Gateway
 
 from .conftest import HANGZHOU, JIAXING, QUZHOU, Tab, bearer, issue

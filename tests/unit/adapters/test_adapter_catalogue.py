@@ -7,10 +7,21 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from citycredit._internal.eligibility import HOST_TZ, Agreement, Catalogue, Category, Offer, Period
-from citycredit._internal.tiers import Tier
 from citycredit.adapters import ScoreScheme, demo_catalogue, load_catalogue, load_registry
 from citycredit.adapters._catalogue import catalogue_document
+from citycredit.core import (
+    CHINA_TZ,
+    Agreement,
+    Catalogue,
+    Category,
+    Offer,
+    Period,
+    Tier,
+    from_json,
+    from_proto,
+    to_json,
+    to_proto,
+)
 from citycredit.errors import InvalidArgumentError
 
 REGISTRY = load_registry()
@@ -62,7 +73,7 @@ def test_assumed_thresholds_are_marked() -> None:
 
 
 def _start(agreement: Agreement) -> str:
-    return datetime.fromtimestamp(agreement.not_before_s, HOST_TZ).isoformat()
+    return datetime.fromtimestamp(agreement.not_before_s, CHINA_TZ).isoformat()
 
 
 def test_agreements() -> None:
@@ -80,11 +91,11 @@ def test_agreements() -> None:
 def test_round_trips_through_json_and_proto() -> None:
     offers, agreements = demo_catalogue()
     for offer in offers:
-        assert Offer.from_dict(json.loads(json.dumps(offer.to_dict()))) == offer
-        assert Offer.from_proto(offer.to_proto()) == offer
+        assert from_json(Offer, json.loads(json.dumps(to_json(offer)))) == offer
+        assert from_proto(Offer, to_proto(offer)) == offer
     for agreement in agreements:
-        assert Agreement.from_dict(json.loads(json.dumps(agreement.to_dict()))) == agreement
-        assert Agreement.from_proto(agreement.to_proto()) == agreement
+        assert from_json(Agreement, json.loads(json.dumps(to_json(agreement)))) == agreement
+        assert from_proto(Agreement, to_proto(agreement)) == agreement
 
 
 def test_bad_catalogue_file(tmp_path: Path) -> None:

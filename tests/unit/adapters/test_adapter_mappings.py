@@ -6,7 +6,6 @@ import math
 from collections.abc import Mapping
 
 import pytest
-from citycredit._internal.tiers import Tier
 from citycredit.adapters import (
     MAX_LABEL_CHARS,
     ColourScheme,
@@ -16,6 +15,7 @@ from citycredit.adapters import (
     ScoreScheme,
     load_registry,
 )
+from citycredit.core import Tier
 from citycredit.errors import LocalRecordError
 from hypothesis import given
 from hypothesis import strategies as st

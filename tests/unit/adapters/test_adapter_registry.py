@@ -11,8 +11,8 @@ from typing import Any
 import citycredit.adapters
 import pytest
 from citycredit._gen.citycredit.v1 import bundle_pb2
-from citycredit._internal.tiers import Tier
 from citycredit.adapters import SchemeRegistry, load_registry
+from citycredit.core import Tier
 from citycredit.errors import CityUnknownError, SchemeInvalidError
 
 SCHEMES_DIR = Path(citycredit.adapters.__file__).parent / "schemes"

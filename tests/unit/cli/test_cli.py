@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from citycredit._internal.base45 import b45decode, b45encode
+from citycredit.core import b45decode, b45encode
 
 # Each demo city's natural input.
 CITY_INPUTS = {
@@ -116,7 +116,7 @@ def test_sm2_key_from_the_cli_round_trip(cli, tmp_path: Path) -> None:  # type: 
 
 
 def test_keys_new_refuses_to_overwrite(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    from citycredit._internal import keys
+    import citycredit.core as keys
 
     fixed = keys.SigningKey.generate()
     monkeypatch.setattr(keys.SigningKey, "generate", classmethod(lambda cls, alg=None: fixed))
@@ -201,7 +201,7 @@ def test_the_installed_entry_point_runs(demo_home: Path) -> None:
 def test_a_bundle_refused_while_verifying_is_bad_input_not_a_verdict(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import time
 
-    from citycredit._internal.bundle import sign_bundle
+    from citycredit.core import sign_bundle
     from citycredit.testing import InMemoryAlliance
 
     now = int(time.time())
@@ -220,8 +220,8 @@ def test_status_indexes_of_live_codes_are_never_shared(cli, tmp_path: Path, monk
     import time
 
     from citycredit import Tier
-    from citycredit._internal import home as home_module
-    from citycredit._internal.home import Home
+    from citycredit import _home as home_module
+    from citycredit._home import Home
 
     assert cli("demo", "init", "--dir", str(tmp_path / "home")).code == 0
     home = Home(tmp_path / "home")

@@ -5,7 +5,7 @@ import contextlib
 import pytest
 from citycredit import SigningKey, TrustAnchor, Verifier
 from citycredit._gen.citycredit.v1 import bundle_pb2
-from citycredit._internal.bundle import open_bundle, sign_bundle
+from citycredit.core import open_bundle, sign_bundle
 from citycredit.errors import (
     BundleError,
     BundleMalformedError,

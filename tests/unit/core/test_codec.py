@@ -3,8 +3,7 @@ from __future__ import annotations
 import pytest
 from citycredit import Tier
 from citycredit._gen.citycredit.v1 import code_pb2
-from citycredit._internal.base45 import b45decode, b45encode
-from citycredit._internal.codec import MAX_CODE_CHARS, decode_envelope, encode_code, parse_claims
+from citycredit.core import MAX_CODE_CHARS, b45decode, b45encode, decode_envelope, encode_code, parse_claims
 from citycredit.errors import (
     CityCreditError,
     CodeBase45Error,

@@ -5,7 +5,7 @@ import os
 
 import pytest
 from citycredit import Algorithm, SigningKey, Tier, VerifyingKey
-from citycredit._internal.keys import kid_for_spki
+from citycredit.core import kid_for_spki
 from citycredit.errors import InvalidArgumentError
 from citycredit.testing import InMemoryAlliance
 

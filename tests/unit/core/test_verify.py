@@ -3,8 +3,7 @@ from __future__ import annotations
 import pytest
 from citycredit import Algorithm, Tier
 from citycredit._gen.citycredit.v1 import code_pb2
-from citycredit._internal.base45 import b45decode, b45encode
-from citycredit._internal.bundle import CityKey
+from citycredit.core import CityKey, b45decode, b45encode
 from citycredit.errors import (
     BundleStaleError,
     CityCreditError,
@@ -149,7 +148,7 @@ def test_a_city_key_cannot_sign_for_another_city(alliance_session: InMemoryAllia
     hangzhou_key = alliance_session.keys[(330100, Algorithm.ED25519)]
     claims = code_pb2.CreditCode(code_id=bytes(16), city=330800, holder=bytes(16), tier=6, band="信安分·蓝码",
                                  issued_at=NOW_S, expires_at=NOW_S + 60)
-    from citycredit._internal.codec import encode_code
+    from citycredit.core import encode_code
 
     with pytest.raises(CityMismatchError):
         alliance_session.verifier().verify(encode_code(claims, hangzhou_key))

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from google.protobuf.message import DecodeError
 
 from citycredit._gen.citycredit.v1 import code_pb2
-from citycredit._internal.base45 import b45decode, b45encode
-from citycredit._internal.keys import SigningKey
+from citycredit.core._base45 import b45decode, b45encode
+from citycredit.core._keys import SigningKey
 from citycredit.errors import CodeBase45Error, CodeMalformedError, CodePrefixError, CodeTooLongError
 
 __all__ = [
@@ -18,7 +18,6 @@ __all__ = [
     "Envelope",
     "decode_envelope",
     "encode_code",
-    "parse_claims",
 ]
 
 CODE_PREFIX = "CC1:"
@@ -26,7 +25,6 @@ MAX_CODE_CHARS = 1024
 SIGNING_CONTEXT = b"CC1\x00"
 KID_BYTES = 8
 SIGNATURE_BYTES = 64
-_MIN_CITY, _MAX_CITY = 110000, 829999  # GB/T 2260 province codes run from 11 to 82.
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,28 +63,6 @@ def decode_envelope(text: str | bytes) -> Envelope:
     if not envelope.payload:
         raise CodeMalformedError("the payload is empty")
     return Envelope(envelope.payload, envelope.kid, envelope.signature)
-
-
-def parse_claims(payload: bytes) -> code_pb2.CreditCode:
-    """Parse and check the signed claims; unknown fields are kept."""
-    claims = code_pb2.CreditCode()
-    try:
-        claims.ParseFromString(payload)
-    except DecodeError:
-        raise CodeMalformedError("the payload is not a valid CreditCode message") from None
-    if len(claims.code_id) != 16:
-        raise CodeMalformedError("the code id must be 16 bytes")
-    if not _MIN_CITY <= claims.city <= _MAX_CITY:
-        raise CodeMalformedError(f"{claims.city} is not a GB/T 2260 six-digit city code")
-    if not 8 <= len(claims.holder) <= 32:
-        raise CodeMalformedError("the holder pseudonym must be 8 to 32 bytes")
-    if not 1 <= claims.tier <= 6:
-        raise CodeMalformedError(f"tier {claims.tier} is not on the alliance ladder")
-    if claims.expires_at <= claims.issued_at or claims.issued_at <= 0:
-        raise CodeMalformedError("expires_at must come after a positive issued_at")
-    if len(claims.band) > 64:
-        raise CodeMalformedError("the band label is longer than 64 characters")
-    return claims
 
 
 def encode_code(claims: code_pb2.CreditCode, key: SigningKey) -> str:

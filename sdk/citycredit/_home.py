@@ -22,11 +22,20 @@ import os
 import secrets
 from pathlib import Path
 
-from citycredit._internal.alliance import Alliance, CityRecord, KeyRecord
-from citycredit._internal.bundle import TrustAnchor
-from citycredit._internal.issue import IssuedCode, Issuer
-from citycredit._internal.keys import Algorithm, SigningKey
-from citycredit._internal.tiers import Tier
+from citycredit.core import (
+    Algorithm,
+    Alliance,
+    CityRecord,
+    HeldKey,
+    IssuedCode,
+    Issuer,
+    KeyRecord,
+    SigningKey,
+    Tier,
+    TrustAnchor,
+    pick_signing_key,
+    pick_status_index,
+)
 from citycredit.errors import InvalidArgumentError, NotFoundError
 
 __all__ = ["BUNDLE_TTL_S", "Home", "write_private", "write_public"]
@@ -127,16 +136,18 @@ class Home:
         return path
 
     def _signing_key(self, record: CityRecord, algorithm: Algorithm | None) -> SigningKey:
-        """The newest active key of the city (of one algorithm if given) whose private half is here."""
-        for key in reversed(record.keys):
-            if key.status != "active" or (algorithm is not None and key.algorithm != algorithm):
-                continue
+        """The key `pick_signing_key` chooses among the city's keys whose private half is here."""
+        held = []
+        for key in record.keys:
             path = self.city_dir(record.city) / f"{key.kid.hex()}.{key.algorithm.slug}.pem"
             if path.is_file():
-                return load_key_file(path)
-        wanted = f" {algorithm.slug}" if algorithm else ""
-        raise NotFoundError(f"no active{wanted} signing key for city {record.city} in {self.path}; "
-                            f"add one with: citycredit keys new --city {record.city} --home {self.path}")
+                held.append(HeldKey(load_key_file(path), key.not_before_s, active=key.status == "active"))
+        try:
+            return pick_signing_key(held, algorithm)
+        except NotFoundError:
+            wanted = f" {algorithm.slug}" if algorithm else ""
+            raise NotFoundError(f"no active{wanted} signing key for city {record.city} in {self.path}; add one "
+                                f"with: citycredit keys new --city {record.city} --home {self.path}") from None
 
     def holder_secret(self, city: int) -> bytes:
         path = self.city_dir(city) / "holder.secret"
@@ -172,11 +183,9 @@ class Home:
                 entry = json.loads(line)
                 if entry["expires_at"] > now_s:
                     taken.add(entry["status_index"])
-        if len(taken) + revoked.count() >= issuer.status_list_size:
-            raise InvalidArgumentError(f"city {city}'s status list is full; enlarge it")
-        index = secrets.randbelow(issuer.status_list_size)
-        while index in taken or revoked.is_revoked(index):
-            index = secrets.randbelow(issuer.status_list_size)
+        used = len(taken) + revoked.count() - sum(revoked.is_revoked(i) for i in taken)
+        index = pick_status_index(issuer.status_list_size, lambda i: i not in taken and not revoked.is_revoked(i),
+                                  used)
         issued = issuer.issue(holder_ref=holder_ref, tier=tier, band=band, now_s=now_s, ttl_s=ttl_s,
                               status_index=index)
         register.parent.mkdir(parents=True, exist_ok=True)

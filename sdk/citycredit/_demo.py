@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from citycredit._internal.alliance import Alliance, CityRecord
-from citycredit._internal.bundle import TrustAnchor
-from citycredit._internal.home import Home
-from citycredit._internal.keys import Algorithm, SigningKey
+from citycredit._home import Home
+from citycredit.adapters import demo_catalogue, load_registry
+from citycredit.core import Algorithm, Alliance, CityRecord, SigningKey, TrustAnchor, to_proto
 from citycredit.errors import InvalidArgumentError
 
 __all__ = ["ALLIANCE_NAME", "init_demo"]
@@ -24,8 +23,6 @@ def init_demo(home: Home, *, now_s: int) -> bool:
         return False
     if home.path.exists() and any(p.name != "schemes" for p in home.path.iterdir()):
         raise InvalidArgumentError(f"{home.path} is not empty and holds no alliance; refusing to write keys there")
-    from citycredit.adapters import demo_catalogue, load_registry
-
     registry = load_registry(home.schemes_dir if home.schemes_dir.is_dir() else None)
     governance = [SigningKey.generate() for _ in range(GOVERNANCE_KEYS)]
     for key in governance:
@@ -40,7 +37,7 @@ def init_demo(home: Home, *, now_s: int) -> bool:
             home.add_city_key(alliance, scheme.city, SigningKey.generate(algorithm), now_s=now_s)
         home.holder_secret(scheme.city)
     offers, agreements = demo_catalogue()
-    alliance.offers = [o.to_proto() for o in offers]
-    alliance.agreements = [a.to_proto() for a in agreements]
+    alliance.offers = [to_proto(o) for o in offers]
+    alliance.agreements = [to_proto(a) for a in agreements]
     home.publish(alliance, now_s=now_s)
     return True

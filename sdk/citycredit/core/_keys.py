@@ -166,9 +166,9 @@ class _SM2(_Backend):
     @staticmethod
     def _lib() -> Any:
         try:
-            from tongsuopy.crypto import hashes as sm_hashes
-            from tongsuopy.crypto import serialization as sm_ser
-            from tongsuopy.crypto.asymciphers import ec as sm_ec
+            from tongsuopy.crypto import hashes as sm_hashes  # noqa: PLC0415 - optional: the sm2 extra
+            from tongsuopy.crypto import serialization as sm_ser  # noqa: PLC0415 - optional: the sm2 extra
+            from tongsuopy.crypto.asymciphers import ec as sm_ec  # noqa: PLC0415 - optional: the sm2 extra
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
             raise InvalidArgumentError("SM2 needs the sm2 extra: pip install 'citycredit[sm2]'") from exc
         return sm_ec, sm_hashes, sm_ser
@@ -205,7 +205,7 @@ class _SM2(_Backend):
         if not isinstance(public, sm_ec.EllipticCurvePublicKey) or public.curve.name.lower() != "sm2":
             raise InvalidArgumentError("the SPKI is not an SM2 public key")
         algorithm = sm_ec.ECDSA(sm_hashes.SM3())
-        from tongsuopy.crypto.exceptions import InvalidSignature as SmInvalidSignature
+        from tongsuopy.crypto.exceptions import InvalidSignature as SmInvalidSignature  # noqa: PLC0415 - sm2 extra
 
         def check(signature: bytes, data: bytes) -> bool:
             if len(signature) != 64:

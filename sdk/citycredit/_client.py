@@ -10,43 +10,39 @@ Both transports return the same small typed objects (`VerifiedCode`, `Offer`,
 problem+json `code` member or gRPC `cc-error-code` trailer becomes the matching
 `CityCreditError` subclass; a gateway that cannot be reached is `UnavailableError`.
 
-REST needs only the standard library. gRPC needs `grpcio` (the `grpc` extra),
-imported only when a gRPC client is built.
+REST runs on httpx (any `httpx.Client` can be handed in, e.g. one over an ASGI app). gRPC
+needs `grpcio` (the `grpc` extra), imported only when a gRPC client is built.
 
-`verifier_from_gateway` (exposed as `Verifier.from_gateway`) keeps an offline
-`Verifier` in step with a gateway's trust bundle: it fetches by version/ETag,
-opens every bundle against the pinned anchor, refuses rollback below the version
-it accepted before, caches the bundle on disk, and keeps working from that cache
-while the gateway is unreachable, until the bundle's offline grace runs out.
 """
 
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
-from citycredit._internal.bundle import MAX_BUNDLE_BYTES, AcceptedBundle, TrustAnchor, TrustSnapshot, open_bundle
-from citycredit._internal.eligibility import _DECISION_KEYS, Decision, Offer
-from citycredit._internal.home import write_public
-from citycredit._internal.tiers import Tier
-from citycredit._internal.verifier import Verifier, VerifierConfig, to_epoch_s
-from citycredit._internal.verify import VerifiedCode
+import httpx
+
+from citycredit._gen.citycredit.v1 import offer_pb2, service_pb2
+from citycredit.core import (
+    MAX_BUNDLE_BYTES,
+    Decision,
+    Offer,
+    VerifiedCode,
+    decision_from_json,
+    from_json,
+    from_proto,
+    to_epoch_s,
+    verification_from_json,
+    verification_from_proto,
+)
 from citycredit.errors import (
     BundleError,
     BundleMalformedError,
-    BundleStaleError,
-    BundleThresholdError,
     CityCreditError,
     CodeError,
     ConflictError,
@@ -60,26 +56,18 @@ from citycredit.errors import (
     error_for_code,
 )
 
-if TYPE_CHECKING:
-    from citycredit._gen.citycredit.v1 import offer_pb2, service_pb2
-
 __all__ = [
     "BundleFetch",
     "GatewayClient",
-    "GatewayVerifier",
     "GrpcTransport",
-    "HttpRequest",
-    "HttpResponse",
     "Redemption",
     "RestTransport",
     "Transport",
-    "verifier_from_gateway",
 ]
 
 ERROR_CODE_METADATA = "cc-error-code"
 BUNDLE_MEDIA_TYPE = "application/x-protobuf"
 BUNDLE_VERSION_HEADER = "x-bundle-version"
-_MAX_JSON_BYTES = 16 * 1024 * 1024
 At = int | float | datetime | None
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -141,99 +129,41 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class HttpRequest:
-    method: str
-    url: str
-    headers: Mapping[str, str]
-    body: bytes | None = None
-
-    @property
-    def path(self) -> str:
-        return urllib.parse.urlsplit(self.url).path
-
-    @property
-    def query(self) -> dict[str, str]:
-        return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.url).query))
-
-    def json(self) -> Any:
-        return json.loads(self.body or b"null")
-
-
-@dataclass(frozen=True, slots=True)
-class HttpResponse:
-    status: int
-    # Header names in lower case.
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
-
-    @classmethod
-    def of_json(cls, status: int, doc: object, *, content_type: str = "application/json") -> HttpResponse:
-        return cls(status, {"content-type": content_type}, json.dumps(doc, ensure_ascii=False).encode())
-
-
-# Sends one HTTP request; raises OSError when the gateway cannot be reached.
-Send = Callable[[HttpRequest, float], HttpResponse]
-
-
-def urllib_send(request: HttpRequest, timeout_s: float) -> HttpResponse:
-    """The standard library's HTTP client; non-2xx answers are returned, not raised."""
-    req = urllib.request.Request(request.url, data=request.body, headers=dict(request.headers),
-                                 method=request.method)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
-            return HttpResponse(resp.status, _lower(resp.headers.items()), resp.read(MAX_BUNDLE_BYTES + 1))
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return HttpResponse(exc.code, _lower(exc.headers.items()), exc.read(_MAX_JSON_BYTES + 1))
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        raise OSError(str(reason) if not isinstance(reason, OSError) else reason.strerror or str(reason)) from None
-    except http.client.HTTPException as exc:  # the connection broke mid-answer (e.g. the gateway died)
-        raise OSError(f"{type(exc).__name__}: {exc}") from None
-
-
-def _lower(items: Iterable[tuple[str, str]]) -> dict[str, str]:
-    return {k.lower(): v for k, v in items}
-
-
 class RestTransport:
-    """The gateway's REST API over the standard library (or any `send` function, e.g. `InMemoryGateway`)."""
+    """The gateway's REST API over an `httpx.Client` (its own, or one handed in: a test client, a proxy)."""
 
-    def __init__(self, url: str, *, timeout_s: float = 5.0, send: Send | None = None) -> None:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+    def __init__(self, url: str, *, timeout_s: float = 5.0, http: httpx.Client | None = None) -> None:
+        parts = httpx.URL(url) if isinstance(url, str) and "://" in url else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.host:
             raise InvalidArgumentError(f"a gateway URL is http(s)://host[:port][/prefix], not {url!r}")
         if timeout_s <= 0:
             raise InvalidArgumentError("timeout_s must be positive")
         self.base_url = url.rstrip("/")
         self.timeout_s = timeout_s
-        self._send = send or urllib_send
+        self._own = http is None
+        self._http = http or httpx.Client(timeout=timeout_s, headers={"user-agent": "citycredit-sdk"})
 
     def close(self) -> None:
-        """Nothing to release: urllib opens a connection per request."""
+        if self._own:
+            self._http.close()
 
     def _call(self, method: str, path: str, *, body: object = None, headers: Mapping[str, str] | None = None,
-              query: Mapping[str, str] | None = None) -> HttpResponse:
-        url = self.base_url + path + ("?" + urllib.parse.urlencode(query) if query else "")
-        all_headers = {"accept": "application/json, application/problem+json", "user-agent": "citycredit-sdk"}
-        data = None
-        if body is not None:
-            data = json.dumps(body, ensure_ascii=False).encode()
-            all_headers["content-type"] = "application/json"
-        all_headers.update(headers or {})
+              query: Mapping[str, str] | None = None) -> httpx.Response:
+        all_headers = {"accept": "application/json, application/problem+json", **(headers or {})}
         try:
-            response = self._send(HttpRequest(method, url, all_headers, data), self.timeout_s)
-        except (OSError, TimeoutError) as exc:
-            raise UnavailableError(f"cannot reach the gateway at {self.base_url}: {exc}") from None
-        if not 200 <= response.status < 300 and response.status != 304:
+            response = self._http.request(method, self.base_url + path, json=body, headers=all_headers,
+                                          params=query, timeout=self.timeout_s)
+        except httpx.HTTPError as exc:  # refused, reset, timed out, or the answer broke off
+            raise UnavailableError(f"cannot reach the gateway at {self.base_url}: {exc or type(exc).__name__}") \
+                from None
+        if not 200 <= response.status_code < 300 and response.status_code != 304:
             raise _problem_error(response)
         return response
 
     def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         response = self._call(method, path, **kwargs)
         try:
-            doc = json.loads(response.body)
+            doc = response.json()
         except ValueError:
             raise UnavailableError(f"the gateway answered {method} {path} with something other than JSON") from None
         if not isinstance(doc, dict):
@@ -247,11 +177,11 @@ class RestTransport:
         response = self._call("GET", "/v1/trust-bundle", headers=headers)
         served_etag = response.headers.get("etag", etag)
         version = _int_header(response.headers.get(BUNDLE_VERSION_HEADER))
-        if response.status == 304:
+        if response.status_code == 304:
             return BundleFetch(version=version or known_version, data=None, etag=served_etag)
-        if len(response.body) > MAX_BUNDLE_BYTES:
+        if len(response.content) > MAX_BUNDLE_BYTES:
             raise BundleMalformedError(f"the served bundle is larger than {MAX_BUNDLE_BYTES} bytes")
-        return BundleFetch(version=version or _etag_version(served_etag), data=response.body, etag=served_etag)
+        return BundleFetch(version=version or _etag_version(served_etag), data=response.content, etag=served_etag)
 
     def verify(self, codes: Sequence[str], at_s: int | None) -> list[VerifiedCode | CityCreditError]:
         at = {} if at_s is None else {"at": at_s}
@@ -260,19 +190,19 @@ class RestTransport:
                 doc = self._json("POST", "/v1/codes:verify", body={"code": codes[0], **at})
             except (CodeError, BundleError) as exc:  # a refusal may come as problem+json
                 return [exc]
-            return [_verification_from_json(doc)]
+            return [_parsed(verification_from_json, doc, "verification")]
         doc = self._json("POST", "/v1/codes:batchVerify", body={"codes": list(codes), **at})
-        items = _first(doc, "verifications", "results")
+        items = doc.get("verifications")
         if not isinstance(items, list) or len(items) != len(codes):
             raise UnavailableError(f"the gateway answered {len(codes)} codes with a malformed batch")
-        return [_verification_from_json(item) for item in items]
+        return [_parsed(verification_from_json, item, "verification") for item in items]
 
     def offers(self, city: int | None) -> list[Offer]:
         doc = self._json("GET", "/v1/offers", query=None if city is None else {"city": str(city)})
         items = doc.get("offers")
         if not isinstance(items, list):
             raise UnavailableError("the gateway's offer list is malformed")
-        return [_parsed(Offer.from_dict, item, "offer") for item in items]
+        return [_parsed(lambda d: from_json(Offer, d), item, "offer") for item in items]
 
     def check(self, code: str, offer_id: str, at_s: int | None) -> Decision:
         body: dict[str, object] = {"code": code, "offer_id": offer_id}
@@ -294,9 +224,9 @@ class GrpcTransport:
     def __init__(self, target: str, *, timeout_s: float = 5.0, credentials: Any = None,
                  options: Sequence[tuple[str, Any]] = ()) -> None:
         try:
-            import grpc  # type: ignore[import-untyped,unused-ignore]  # grpcio ships no type information
+            import grpc  # type: ignore[import-untyped,unused-ignore]  # noqa: PLC0415 - optional: the grpc extra
 
-            from citycredit._gen.citycredit.v1 import service_pb2, service_pb2_grpc
+            from citycredit._gen.citycredit.v1 import service_pb2_grpc  # noqa: PLC0415 - imports grpc
         except ImportError:
             raise InvalidArgumentError(
                 "the gRPC transport needs grpcio: pip install 'citycredit[grpc]' (or use GatewayClient.rest)") \
@@ -337,17 +267,17 @@ class GrpcTransport:
         if len(codes) == 1:
             one: service_pb2.VerifyCodeResponse = self._call(
                 self._verification.VerifyCode, self._pb.VerifyCodeRequest(code=codes[0], at=at_s or 0))
-            return [_verification_from_proto(one.verification)]
+            return [_parsed(verification_from_proto, one.verification, "verification")]
         many: service_pb2.VerifyCodesResponse = self._call(
             self._verification.VerifyCodes, self._pb.VerifyCodesRequest(codes=list(codes), at=at_s or 0))
         if len(many.verifications) != len(codes):
             raise UnavailableError(f"the gateway answered {len(codes)} codes with {len(many.verifications)} results")
-        return [_verification_from_proto(v) for v in many.verifications]
+        return [_parsed(verification_from_proto, v, "verification") for v in many.verifications]
 
     def offers(self, city: int | None) -> list[Offer]:
         reply: service_pb2.ListOffersResponse = self._call(
             self._eligibility.ListOffers, self._pb.ListOffersRequest(city=city or 0))
-        return [_parsed(Offer.from_proto, o, "offer") for o in reply.offers]
+        return [_parsed(lambda m: from_proto(Offer, m), o, "offer") for o in reply.offers]
 
     def check(self, code: str, offer_id: str, at_s: int | None) -> Decision:
         reply: service_pb2.CheckEligibilityResponse = self._call(
@@ -380,9 +310,9 @@ class GatewayClient:
 
     @classmethod
     def rest(cls, url: str, *, api_key: str | None = None, timeout_s: float = 5.0,
-             send: Send | None = None) -> GatewayClient:
-        """REST over the standard library; `send` replaces the HTTP client (e.g. with an `InMemoryGateway`)."""
-        return cls(RestTransport(url, timeout_s=timeout_s, send=send), api_key=api_key)
+             http: httpx.Client | None = None) -> GatewayClient:
+        """REST over httpx; `http` is the client to use (e.g. `InMemoryGateway.http()`), else one of its own."""
+        return cls(RestTransport(url, timeout_s=timeout_s, http=http), api_key=api_key)
 
     @classmethod
     def grpc(cls, target: str, *, api_key: str | None = None, timeout_s: float = 5.0, credentials: Any = None,
@@ -474,19 +404,19 @@ _GRPC_FALLBACK: dict[str, type[CityCreditError]] = {
 }
 
 
-def _problem_error(response: HttpResponse) -> CityCreditError:
+def _problem_error(response: httpx.Response) -> CityCreditError:
     """The catalogue error of an RFC 9457 problem+json answer (or the closest one for a bare status)."""
     message = None
     with contextlib.suppress(ValueError, UnicodeDecodeError):
-        doc = json.loads(response.body[:_MAX_JSON_BYTES])
+        doc = json.loads(response.content)
         if isinstance(doc, dict):
             detail = doc.get("detail") or doc.get("title")
             message = detail if isinstance(detail, str) else None
             code = doc.get("code")
             if isinstance(code, str) and code:
                 return error_for_code(code, message)
-    fallback = _HTTP_FALLBACK.get(response.status)
-    text = message or f"the gateway answered HTTP {response.status}"
+    fallback = _HTTP_FALLBACK.get(response.status_code)
+    text = message or f"the gateway answered HTTP {response.status_code}"
     return fallback(text) if fallback else CityCreditError(text)
 
 
@@ -513,13 +443,6 @@ def _etag_version(etag: str | None) -> int:
     return _int_header((etag or "").removeprefix("W/").strip('"'))
 
 
-def _first(doc: Mapping[str, Any], *names: str) -> Any:
-    for name in names:
-        if name in doc:
-            return doc[name]
-    return None
-
-
 def _parsed(build: Callable[[_T], _R], value: _T, what: str) -> _R:
     """Build a typed result from the gateway's answer; a malformed answer is the gateway's failure."""
     try:
@@ -530,228 +453,16 @@ def _parsed(build: Callable[[_T], _R], value: _T, what: str) -> _R:
         raise UnavailableError(f"the gateway sent a malformed {what}: {exc!r}") from None
 
 
-def _bytes_field(value: object) -> bytes:
-    return bytes.fromhex(value) if isinstance(value, str) else b""
-
-
-def _time_s(value: object) -> int:
-    """Seconds from the gateway's ISO-8601 times ("2026-11-18T07:06:40Z") or plain seconds."""
-    if isinstance(value, str):
-        moment = datetime.fromisoformat(value)
-        if moment.tzinfo is None:
-            raise ValueError(f"time without a zone: {value!r}")
-        return int(moment.timestamp())
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise ValueError(f"not a time: {value!r}")
-
-
-def _tier(value: object) -> Tier:
-    if isinstance(value, str):
-        return Tier.parse(value)
-    if isinstance(value, int):
-        return Tier(value)
-    raise ValueError(f"not a tier: {value!r}")
-
-
-def _verification_from_json(doc: object) -> VerifiedCode | CityCreditError:
-    """Claims from the gateway's verification JSON (the CLI's `verify --json` shape).
-
-    That shape carries no kid, status index or policy version (they stay empty), and
-    the code id and holder pseudonym only where the gateway adds them (hex).
-    """
-    def build(d: Any) -> VerifiedCode | CityCreditError:
-        if not d["valid"]:
-            error = d.get("error") or {}
-            return error_for_code(error.get("code") or "CC_MALFORMED", error.get("message"))
-        return VerifiedCode(
-            city=int(d["city"]), tier=_tier(d["tier"]), band=str(d.get("band") or ""),
-            issued_at_s=_time_s(d["issued_at"]), expires_at_s=_time_s(d["expires_at"]),
-            code_id=_bytes_field(d.get("code_id")), holder=_bytes_field(d.get("holder")),
-            status_index=int(d.get("status_index") or 0), kid=_bytes_field(d.get("kid")),
-            policy_version=int(d.get("policy_version") or 0))
-
-    return _parsed(build, doc, "verification")
-
-
-def _verification_from_proto(msg: service_pb2.Verification) -> VerifiedCode | CityCreditError:
-    """Claims from the proto's `Verification`, which carries no kid, status index or policy version."""
-    if not msg.valid:
-        return error_for_code(msg.error.code or "CC_MALFORMED", msg.error.message or None)
-    return _parsed(lambda m: VerifiedCode(
-        city=m.city, tier=Tier(m.tier), band=m.band, issued_at_s=m.issued_at, expires_at_s=m.expires_at,
-        code_id=bytes(m.code_id), holder=bytes(m.holder), status_index=0, kid=b"", policy_version=0),
-        msg, "verification")
-
-
 def _decision_from_json(doc: object) -> Decision:
     """The gateway's decision JSON; members a newer gateway added are ignored (forward compatibility)."""
-    known = {k: v for k, v in doc.items() if k in _DECISION_KEYS} if isinstance(doc, dict) else doc
-    return _parsed(Decision.from_dict, known, "decision")
+    return _parsed(lambda d: decision_from_json(d, strict=False), doc, "decision")
 
 
 def _decision_from_proto(msg: offer_pb2.Decision) -> Decision:
-    return _parsed(Decision.from_proto, msg, "decision")
+    return _parsed(lambda m: from_proto(Decision, m), msg, "decision")
 
 
 def _redemption_from_json(doc: Mapping[str, Any]) -> Redemption:
     return _parsed(lambda d: Redemption(decision=_decision_from_json(d["decision"]),
                                         redemption_id=d.get("redemption_id") or None,
                                         replayed=bool(d.get("replayed", False))), doc, "redemption")
-
-
-# --- a verifier that follows a gateway -------------------------------------------------------------
-
-_CACHE_FORMAT = "citycredit-bundle-cache/1"
-_CACHE_BUNDLE = "bundle.ccb"
-_CACHE_STATE = "state.json"
-
-
-@dataclass(frozen=True, slots=True)
-class _CacheState:
-    accepted: AcceptedBundle
-    etag: str | None
-    # The governance anchor the accepted bundle established (it differs from the pinned one after a rotation).
-    anchor: TrustAnchor | None
-
-
-class BundleCache:
-    """The last accepted bundle and what the client remembers of it, in one directory.
-
-    `bundle.ccb` holds the signed bytes, `state.json` the accepted version and body
-    digest (the rollback floor), the ETag and the governance anchor that bundle
-    established. Both are written atomically, bundle first, so a crash leaves
-    either the old pair or a newer bundle whose own version and digest then serve
-    as the floor. Use one directory per alliance.
-    """
-
-    def __init__(self, directory: str | Path) -> None:
-        self.directory = Path(directory)
-
-    def load(self) -> tuple[bytes | None, _CacheState | None]:
-        data = state = None
-        with contextlib.suppress(OSError):
-            data = (self.directory / _CACHE_BUNDLE).read_bytes()
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError, BundleError):
-            doc = json.loads((self.directory / _CACHE_STATE).read_bytes())
-            if doc["format"] == _CACHE_FORMAT:
-                anchor = doc.get("anchor")
-                state = _CacheState(AcceptedBundle(int(doc["version"]), bytes.fromhex(doc["digest"])),
-                                    doc.get("etag"), TrustAnchor.from_json(json.dumps(anchor)) if anchor else None)
-        return data, state
-
-    def save(self, data: bytes, snapshot: TrustSnapshot, etag: str | None) -> None:
-        write_public(self.directory / _CACHE_BUNDLE, data)
-        doc = {"format": _CACHE_FORMAT, "version": snapshot.version, "digest": snapshot.digest.hex(), "etag": etag,
-               "anchor": json.loads(snapshot.anchor.to_json())}
-        write_public(self.directory / _CACHE_STATE, (json.dumps(doc, indent=2) + "\n").encode())
-
-
-class GatewayVerifier(Verifier):
-    """A `Verifier` whose bundle comes from a gateway; `refresh()` pulls a newer one."""
-
-    def __init__(self, snapshot: TrustSnapshot, *, client: GatewayClient, cache: BundleCache | None,
-                 etag: str | None, offline: bool, config: VerifierConfig | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
-        super().__init__(snapshot, config=config, clock=clock)
-        self.client = client
-        self.cache = cache
-        self._etag = etag
-        # True when the bundle came from the cache because the gateway could not be reached.
-        self.offline = offline
-
-    def refresh(self) -> bool:
-        """Fetch and adopt a newer bundle; False when the gateway still serves this one.
-
-        Raises `UnavailableError` when the gateway cannot be reached (the current
-        bundle stays in use until its grace runs out) and a `BundleError` when the
-        served bundle is refused (rollback, too few signatures, stale).
-        """
-        fetched = self.client.trust_bundle(self.version, etag=self._etag)
-        self.offline = False
-        if fetched.data is None:
-            return False
-        snapshot = _open(fetched.data, self.snapshot.anchor, self.snapshot.accepted, self._config, self._clock)
-        if snapshot.version == self.version:
-            return False
-        if self.cache is not None:
-            self.cache.save(fetched.data, snapshot, fetched.etag)
-        self._snapshot, self._etag = snapshot, fetched.etag
-        return True
-
-    def update(self, data: bytes) -> bool:
-        """Adopt a newer bundle obtained elsewhere; it is cached like a fetched one."""
-        adopted = super().update(data)
-        if adopted and self.cache is not None:
-            self.cache.save(data, self.snapshot, None)
-            self._etag = None
-        return adopted
-
-
-def _open(data: bytes, anchor: TrustAnchor, accepted: AcceptedBundle | None, config: VerifierConfig,
-          clock: Callable[[], float]) -> TrustSnapshot:
-    return open_bundle(data, anchor=anchor, now_s=int(clock()), grace_s=config.grace_s, accepted=accepted)
-
-
-def _open_cached(data: bytes, anchor: TrustAnchor, state: _CacheState | None, config: VerifierConfig,
-                 clock: Callable[[], float]) -> TrustSnapshot:
-    """The cached bundle, opened against the pinned anchor or, after a rotation, the one it established."""
-    floor = state.accepted if state is not None else None
-    try:
-        return _open(data, anchor, floor, config, clock)
-    except BundleThresholdError:
-        if state is None or state.anchor is None or state.anchor.same_keys(anchor):
-            raise
-        return _open(data, state.anchor, floor, config, clock)
-
-
-def verifier_from_gateway(source: str | GatewayClient, *, anchor: TrustAnchor, cache_dir: str | Path | None = None,
-                          config: VerifierConfig | None = None, clock: Callable[[], float] = time.time,
-                          timeout_s: float = 5.0) -> GatewayVerifier:
-    """A verifier over the gateway's current bundle, opened against the pinned `anchor`.
-
-    `source` is the gateway's base URL (REST) or a `GatewayClient`. With `cache_dir`,
-    the accepted bundle is kept there: later starts send its version and ETag (the
-    gateway answers "not modified" when nothing changed), refuse any bundle older
-    than it (rollback), and, when the gateway cannot be reached, verify with the
-    cached bundle until its expiry plus `config.grace_s`; past that they raise
-    `BundleStaleError`. Without a usable cache an unreachable gateway is `UnavailableError`.
-    """
-    config = config or VerifierConfig()
-    client = GatewayClient.rest(source, timeout_s=timeout_s) if isinstance(source, str) else source
-    cache = BundleCache(cache_dir) if cache_dir is not None else None
-    cached: TrustSnapshot | None = None
-    cache_problem: BundleError | None = None
-    floor: AcceptedBundle | None = None
-    etag: str | None = None
-    if cache is not None:
-        data, state = cache.load()
-        floor = state.accepted if state is not None else None
-        if data is not None:
-            try:
-                cached = _open_cached(data, anchor, state, config, clock)
-            except BundleError as exc:  # stale, damaged or foreign: the gateway's copy decides
-                cache_problem = exc
-            if cached is not None:
-                floor = cached.accepted
-                etag = state.etag if state is not None and state.accepted == cached.accepted else None
-    try:
-        fetched = client.trust_bundle(cached.version if cached else 0, etag=etag)
-    except UnavailableError as exc:
-        if cached is not None:
-            return GatewayVerifier(cached, client=client, cache=cache, etag=etag, offline=True, config=config,
-                                   clock=clock)
-        if isinstance(cache_problem, BundleStaleError):
-            raise BundleStaleError(f"the gateway cannot be reached ({exc.message}) and the cached bundle is "
-                                   f"past its offline grace: {cache_problem.message}") from None
-        raise
-    if fetched.data is None:
-        if cached is None:
-            raise UnavailableError("the gateway answered 'not modified' to a client that holds no bundle")
-        return GatewayVerifier(cached, client=client, cache=cache, etag=fetched.etag or etag, offline=False,
-                               config=config, clock=clock)
-    snapshot = _open(fetched.data, cached.anchor if cached else anchor, floor, config, clock)
-    if cache is not None and (cached is None or snapshot.version != cached.version or fetched.etag != etag):
-        cache.save(fetched.data, snapshot, fetched.etag)
-    return GatewayVerifier(snapshot, client=client, cache=cache, etag=fetched.etag, offline=False, config=config,
-                           clock=clock)

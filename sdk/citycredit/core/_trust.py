@@ -16,13 +16,16 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from google.protobuf.message import DecodeError
 
 from citycredit._gen.citycredit.v1 import bundle_pb2
-from citycredit._internal.keys import Algorithm, SigningKey, VerifyingKey, kid_for_spki
-from citycredit._internal.statuslist import StatusBits
+from citycredit.core._eligibility import Catalogue
+from citycredit.core._keys import Algorithm, SigningKey, VerifyingKey, kid_for_spki
+from citycredit.core._offers import Agreement, Offer
+from citycredit.core._status import StatusBits
+from citycredit.core._wire import from_proto
 from citycredit.errors import (
     BundleMalformedError,
     BundleRollbackError,
@@ -30,9 +33,6 @@ from citycredit.errors import (
     BundleThresholdError,
     CityCreditError,
 )
-
-if TYPE_CHECKING:
-    from citycredit._internal.eligibility import Catalogue
 
 __all__ = [
     "BUNDLE_CONTEXT",
@@ -193,12 +193,10 @@ class TrustSnapshot:
         Only member cities with a tier policy have rules: their thresholds mean something on the ladder.
         """
         if self._catalogue is None:
-            from citycredit._internal.eligibility import Agreement, Catalogue, Offer
-
             try:
                 self._catalogue = Catalogue.build(
-                    offers=[Offer.from_proto(o) for o in self.body.offers],
-                    agreements=[Agreement.from_proto(a) for a in self.body.agreements],
+                    offers=[from_proto(Offer, o) for o in self.body.offers],
+                    agreements=[from_proto(Agreement, a) for a in self.body.agreements],
                     members=[c.city for c in self.body.cities if c.HasField("tier_policy")])
             except CityCreditError as exc:
                 raise BundleMalformedError(f"the bundle's offers or agreements are invalid: {exc.message}") from None

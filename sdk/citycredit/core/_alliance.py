@@ -15,9 +15,9 @@ from typing import Any
 from google.protobuf import json_format
 
 from citycredit._gen.citycredit.v1 import bundle_pb2, offer_pb2
-from citycredit._internal.bundle import TrustAnchor, sign_bundle
-from citycredit._internal.keys import Algorithm, SigningKey, kid_for_spki
-from citycredit._internal.statuslist import StatusBits
+from citycredit.core._keys import Algorithm, SigningKey, kid_for_spki
+from citycredit.core._status import StatusBits
+from citycredit.core._trust import TrustAnchor, sign_bundle
 from citycredit.errors import CityUnknownError, InvalidArgumentError, NotFoundError
 
 __all__ = ["Alliance", "CityRecord", "KeyRecord"]

@@ -1,1 +1,0 @@
-"""Private implementation of the citycredit core. Import from `citycredit` instead."""
