@@ -1,4 +1,12 @@
-"""The one command: run the selected benchmark modules, print the table, write the JSON."""
+"""The one command: run the benchmark modules, print the table, write the JSON report.
+
+    python -m benchmarks [--quick] [--json OUT] [--only NAME ...]
+
+Each module in `MODULES` (benchmarks/<name>.py) declares `NAME`, the `FIGURES` it promises
+and `run(ctx)`, and optionally `unavailable()`, which names what to install when a part it
+needs (a peer library, the gateway extra, PostgreSQL, Node) is missing: its figures are then
+reported as skipped with that reason, never as a traceback.
+"""
 
 from __future__ import annotations
 
@@ -19,13 +27,15 @@ from typing import Any
 from benchmarks.fixtures import Context
 from benchmarks.harness import Figure, Settings, render_table
 
-__all__ = ["MODULES", "environment", "load_modules", "main"]
+__all__ = ["DEFAULT_JSON", "MODULES", "environment", "load_modules", "main"]
 
-# Run order; each is `benchmarks.<name>` with NAME, FIGURES and run(ctx), optionally unavailable().
-MODULES = ("verify", "eligibility", "peers", "size", "issuance", "scale", "gateway_grpc", "gateway_rest",
-           "redemption")
-_PACKAGES = ("cryptography", "protobuf", "pycose", "cbor2", "PyJWT", "segno", "grpcio", "fastapi", "uvicorn",
-             "httpx", "psycopg")
+# Run order; each is `benchmarks.<name>`.
+MODULES = ("verify", "presentation", "peers", "size", "issuance", "trust_open", "gateway_grpc", "gateway_rest",
+           "national", "redemption", "js_verifier")
+RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT_JSON = RESULTS / "latest.json"
+_PACKAGES = ("cryptography", "protobuf", "tuf", "pycose", "cbor2", "PyJWT", "segno", "grpcio", "fastapi",
+             "uvicorn", "httptools", "psycopg")
 
 
 def load_modules(names: list[str] | None = None) -> list[ModuleType]:
@@ -48,6 +58,8 @@ def environment() -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        # Other work on the machine: the 1, 5 and 15 minute load averages when the run started.
+        "load_average": list(os.getloadavg()),
         "cryptography": versions["cryptography"],
         "packages": versions,
     }
@@ -57,7 +69,7 @@ def _run_module(module: ModuleType, ctx: Context) -> list[Figure]:
     reason = module.unavailable() if hasattr(module, "unavailable") else None
     if reason:
         return [spec.skip(reason) for spec in module.FIGURES]
-    figures = module.run(ctx)
+    figures: list[Figure] = module.run(ctx)
     produced = {f.name for f in figures}
     missing = [spec.name for spec in module.FIGURES if spec.name not in produced]
     if missing:
@@ -66,14 +78,18 @@ def _run_module(module: ModuleType, ctx: Context) -> list[Figure]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="few rounds and codes: a smoke test under a minute")
-    parser.add_argument("--json", type=Path, metavar="OUT", help="also write the figures and environment as JSON")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run that checks every figure is "
+                                                             "produced (its numbers mean nothing)")
+    parser.add_argument("--json", type=Path, metavar="OUT", help=f"where the JSON report goes (default {DEFAULT_JSON}"
+                                                                 ", or latest-quick.json beside it with --quick)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help=f"run only these: {', '.join(MODULES)}")
     args = parser.parse_args(argv)
 
     settings = Settings.smoke() if args.quick else Settings.full()
     modules = load_modules(args.only)
+    env = environment()
     ctx = Context(settings)
     started = time.monotonic()
     figures: list[Figure] = []
@@ -86,17 +102,21 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
     elapsed = time.monotonic() - started
 
-    command = "python -m benchmarks" + ("" if argv is None and len(sys.argv) <= 1 else " " + " ".join(
-        sys.argv[1:] if argv is None else argv))
+    given = sys.argv[1:] if argv is None else argv
+    command = " ".join(["python -m benchmarks", *given])
     date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    print(f"{command}  ({date}, {elapsed:.0f} s, {os.cpu_count()} CPUs)")
+    load = "/".join(f"{x:.1f}" for x in env["load_average"])
+    print(f"{command}  ({date}, {elapsed:.0f} s, {os.cpu_count()} CPUs, load average {load} at the start)")
     print(render_table(figures))
     for fig in figures:
         if fig.note:
             print(f"  {fig.name}: {fig.note}")
-    if args.json:
-        doc = {"command": command, "date": date, "quick": settings.quick, "elapsed_s": elapsed,
-               "settings": dataclasses.asdict(settings),
-               "environment": environment(), "figures": [f.to_json() for f in figures]}
-        args.json.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    out = args.json or (DEFAULT_JSON.with_name("latest-quick.json") if settings.quick else DEFAULT_JSON)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"command": command, "date": date, "quick": settings.quick, "elapsed_s": elapsed,
+           "settings": dataclasses.asdict(settings), "environment": env,
+           "load_average_end": list(os.getloadavg()),
+           "figures": [f.to_json() for f in figures]}
+    out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    print(f"JSON report: {out}")
     return 0

@@ -1,163 +1,134 @@
-"""In-memory alliances, distinct codes and the raw `cryptography` baseline over the same signatures.
+"""What the benchmark modules share: in-memory alliances, distinct codes, the raw baselines, and the run's context.
 
-Everything is built through the public SDK (`Issuer`, `SigningKey`, `Verifier`)
-and the in-memory `Alliance`, exactly as a city office and a merchant would.
+Every alliance is a `citycredit.testing.InMemoryAlliance`: real keys, every part signed by the
+key its role names, opened by a verifier through `open_trust` exactly as a merchant's would be
+(the chain anchor → governance → city → key is checked once, when the part is accepted).
 """
 
 from __future__ import annotations
 
 import contextlib
-import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from citycredit import Algorithm, Issuer, SigningKey, Tier, TrustAnchor, Verifier
-from citycredit._gen.citycredit.v1 import bundle_pb2
+from citycredit import Algorithm, Tier, Verifier
 from citycredit.core import (
-    MIN_STATUS_LIST_SIZE,
     SIGNING_CONTEXT,
-    Alliance,
-    CityRecord,
-    KeyRecord,
-    StatusBits,
+    Agreement,
+    Benefit,
+    BenefitKind,
+    Category,
+    Offer,
+    Period,
+    Quota,
     decode_envelope,
 )
+from citycredit.testing import InMemoryAlliance
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from benchmarks.harness import Settings
+from benchmarks.national_set import National, build_national
+
+if TYPE_CHECKING:  # the gateway extra may be missing: imported only when a gateway module asks
+    from benchmarks.gateway_common import GatewayRun
 
 __all__ = [
     "BASE_CITIES",
-    "CityFixture",
+    "CODE_TTL_S",
+    "TIERS",
+    "Base",
     "Context",
-    "Federation",
-    "build_federation",
+    "KeyTable",
+    "base_catalogue",
     "issue_codes",
+    "key_table",
     "raw_verify_batch",
     "sdk_verify_batch",
 ]
 
-# Ten member cities whose codes the benchmarks verify (DESIGN 5).
-BASE_CITIES: tuple[tuple[int, str, str], ...] = (
-    (330100, "hangzhou", "钱江分"),
-    (330200, "ningbo", "天一分"),
-    (330300, "wenzhou", "瓯江分"),
-    (330400, "jiaxing", "嘉信分"),
-    (330500, "huzhou", "南太湖分"),
-    (330700, "jinhua", "金信分"),
-    (330800, "quzhou", "信安分"),
-    (350100, "fuzhou", "茉莉分"),
-    (350200, "xiamen", "白鹭分"),
-    (441300, "huizhou", "惠信码"),
+# Ten member cities whose codes the in-process benchmarks verify (DESIGN 5).
+BASE_CITIES: tuple[tuple[int, str, str, str], ...] = (
+    (330100, "hangzhou", "杭州", "Hangzhou"),
+    (330200, "ningbo", "宁波", "Ningbo"),
+    (330300, "wenzhou", "温州", "Wenzhou"),
+    (330400, "jiaxing", "嘉兴", "Jiaxing"),
+    (330500, "huzhou", "湖州", "Huzhou"),
+    (330700, "jinhua", "金华", "Jinhua"),
+    (330800, "quzhou", "衢州", "Quzhou"),
+    (350100, "fuzhou", "福州", "Fuzhou"),
+    (350200, "xiamen", "厦门", "Xiamen"),
+    (441300, "huizhou", "惠州", "Huizhou"),
 )
-_TIERS = tuple(Tier)
-BUNDLE_TTL_S = 86400
+TIERS = tuple(Tier)
 CODE_TTL_S = 3 * 3600  # long enough that no code expires during a full run
+KeyTable = dict[bytes, tuple[Algorithm, bytes]]  # kid -> (algorithm, SPKI)
 
 
-@dataclass(frozen=True)
-class CityFixture:
-    city: int
-    scheme: str
-    key: SigningKey
-    issuer: Issuer
+def base_catalogue(now_s: int) -> tuple[list[Offer], list[Agreement]]:
+    """Per city a visitor-open scenic-spot offer with a monthly quota and a local-only parking offer; one
+    agreement opening scenic spots, hotels and parking among all ten."""
+    since = now_s - 365 * 86400
+    offers = []
+    for city, slug, _, _ in BASE_CITIES:
+        offers.append(Offer(id=f"{slug}.scenic", city=city, category=Category.SCENIC_SPOT, min_tier=Tier.GOOD,
+                            benefit=Benefit(kind=BenefitKind.WAIVER, text_zh="景区门票免费", text_en="free admission"),
+                            title_zh="信用游", valid_from_s=since, quota=Quota(uses=3, period=Period.MONTH)))
+        offers.append(Offer(id=f"{slug}.parking", city=city, category=Category.PARKING, min_tier=Tier.EXCELLENT,
+                            benefit=Benefit(kind=BenefitKind.DISCOUNT, discount_percent=10, text_zh="停车九折"),
+                            title_zh="信用停车", valid_from_s=since, local_only=True))
+    agreement = Agreement(id="all-ten", cities=frozenset(c for c, _, _, _ in BASE_CITIES), not_before_s=since,
+                          categories=frozenset({Category.SCENIC_SPOT, Category.HOTEL, Category.PARKING}),
+                          title="十城互认")
+    return offers, [agreement]
 
 
-@dataclass
-class Federation:
-    """An alliance, its governance signers and the issuers of its base cities."""
+def issue_codes(alliance: InMemoryAlliance, count: int, algorithm: Algorithm = Algorithm.ED25519, *,
+                index: Callable[[int, int], int | None] | None = None, tag: str = "holder") -> list[str]:
+    """`count` distinct codes, round-robin over the alliance's cities, every tier, distinct holders.
 
-    alliance: Alliance
-    anchor: TrustAnchor
-    signers: list[SigningKey]
-    cities: list[CityFixture]
-    now_s: int
-
-    def public_keys(self) -> dict[bytes, tuple[Algorithm, bytes]]:
-        return {f.key.kid: (f.key.algorithm, f.key.spki) for f in self.cities}
-
-    def publish(self) -> bytes:
-        return self.alliance.publish(self.signers, now_s=self.now_s, ttl_s=BUNDLE_TTL_S)
-
-    def verifier(self) -> Verifier:
-        return Verifier.from_bundle_bytes(self.publish(), anchor=self.anchor)
-
-    def add_filler_cities(self, count: int) -> None:
-        """Members that issue nothing here: one Ed25519 key and an empty status list each."""
-        empty = StatusBits()
-        for i in range(count):
-            key = SigningKey.generate(Algorithm.ED25519)
-            city = 500000 + i
-            self.alliance.add_city(CityRecord(
-                city=city, slug=f"member-{city}", name_zh=f"成员{city}", name_en=f"Member {city}",
-                keys=[KeyRecord(algorithm=key.algorithm, spki=key.spki, not_before_s=self.now_s - 86400)],
-                status=empty))
-
-    def set_status_lists(self, *, size: int, revoked: int) -> None:
-        """Give every base city a list of `size` entries whose first `revoked` entries are revoked."""
-        whole, rest = divmod(revoked, 8)
-        head = b"\xff" * whole + (bytes((0xFF << (8 - rest)) & 0xFF,) if rest else b"")
-        bits = head + bytes(size // 8 - len(head))
-        for fixture in self.cities:
-            self.alliance.city(fixture.city).status = StatusBits(size, bits)
-
-
-def build_federation(algorithm: Algorithm, *, status_list_size: int = MIN_STATUS_LIST_SIZE,
-                     now_s: int | None = None) -> Federation:
-    """Ten cities, each with one key of `algorithm`; a 2-of-3 governance."""
-    now = int(time.time()) if now_s is None else now_s
-    governance = [SigningKey.generate(Algorithm.ED25519) for _ in range(3)]
-    anchor = TrustAnchor(threshold=2, keys=tuple(k.verifying_key() for k in governance))
-    alliance = Alliance(name="benchmark alliance", governance=anchor)
-    cities = []
-    for city, slug, scheme in BASE_CITIES:
-        key = SigningKey.generate(algorithm)
-        alliance.add_city(CityRecord(
-            city=city, slug=slug, name_zh=scheme, name_en=slug.title(),
-            keys=[KeyRecord(algorithm=algorithm, spki=key.spki, not_before_s=now - 86400)],
-            status=StatusBits(status_list_size),
-            # A tier policy makes the city a full member with same-city rules (see TrustSnapshot.catalogue).
-            tier_policy=bundle_pb2.TierPolicy(scheme=slug, version=1, digest=bytes(32), confirmed=False)))
-        cities.append(CityFixture(city=city, scheme=scheme, key=key, issuer=Issuer(
-            city=city, key=key, holder_secret=secrets.token_bytes(32), status_list_size=status_list_size)))
-    return Federation(alliance=alliance, anchor=anchor, signers=governance[:2], cities=cities, now_s=now)
-
-
-def issue_codes(federation: Federation, count: int, *, status_range: tuple[int, int] | None = None) -> list[str]:
-    """`count` distinct codes, round-robin over the base cities, tiers and holders all varying."""
+    `index(i, city)` picks code i's status index (random among the list when None).
+    """
+    cities = list(alliance.members)
     codes = []
     for i in range(count):
-        fixture = federation.cities[i % len(federation.cities)]
-        tier = _TIERS[i % len(_TIERS)]
-        index = None if status_range is None else secrets.randbelow(status_range[1] - status_range[0]) + status_range[0]
-        codes.append(fixture.issuer.issue(
-            holder_ref=f"holder-{i}", tier=tier, band=f"{fixture.scheme}·{tier.label_zh}",
-            now_s=federation.now_s, ttl_s=CODE_TTL_S, status_index=index).code)
+        city = cities[i % len(cities)]
+        tier = TIERS[i % len(TIERS)]
+        codes.append(alliance.issue(city, tier, band=f"基准·{tier.label_zh}", holder_ref=f"{tag}-{i}",
+                                    ttl_s=CODE_TTL_S, algorithm=algorithm,
+                                    status_index=None if index is None else index(i, city)).code)
     return codes
+
+
+def key_table(alliance: InMemoryAlliance) -> KeyTable:
+    return {key.kid: (key.algorithm, key.spki) for key in alliance.keys.values()}
 
 
 _ECDSA = ec.ECDSA(hashes.SHA256())
 
 
-def raw_verify_batch(keys: Mapping[bytes, tuple[Algorithm, bytes]], codes: Sequence[str]) -> Callable[[], None]:
-    """The limit: `cryptography` verifying the same signatures over the same bytes, nothing else.
+def _raw_der(signature: bytes) -> bytes:
+    return encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
 
-    `keys` maps each kid to its algorithm and SPKI. Keys are loaded and P-256
-    signatures converted to DER beforehand, so the batch is only the library's
-    verify calls.
+
+def raw_verify_batch(keys: Mapping[bytes, tuple[Algorithm, bytes]], codes: Sequence[str]) -> Callable[[], None]:
+    """The limit: `cryptography` verifying the codes' own signatures over their own signed bytes, nothing else.
+
+    Keys are loaded and P-256 signatures converted to DER beforehand, so the batch is only the
+    library's verify calls (for a `CP1:` presentation: the city's signature of the code inside).
     """
     public = {kid: serialization.load_der_public_key(spki) for kid, (_, spki) in keys.items()}
-    ed25519_items, p256_items = [], []
+    ed25519_items: list[tuple[Any, bytes, bytes]] = []
+    p256_items: list[tuple[Any, bytes, bytes]] = []
     for code in codes:
         envelope = decode_envelope(code)
         message = SIGNING_CONTEXT + envelope.payload
         verify = public[envelope.kid].verify
         if keys[envelope.kid][0] is Algorithm.P256:
-            p256_items.append((verify, encode_dss_signature(int.from_bytes(envelope.signature[:32], "big"),
-                                                            int.from_bytes(envelope.signature[32:], "big")), message))
+            p256_items.append((verify, _raw_der(envelope.signature), message))
         else:
             ed25519_items.append((verify, envelope.signature, message))
 
@@ -165,27 +136,34 @@ def raw_verify_batch(keys: Mapping[bytes, tuple[Algorithm, bytes]], codes: Seque
         for verify, sig, message in ed25519_items:
             verify(sig, message)
         for verify, sig, message in p256_items:
-            verify(sig, message, _ECDSA)  # type: ignore[call-arg]
+            verify(sig, message, _ECDSA)
     return batch
 
 
-def sdk_verify_batch(verifier: Verifier, codes: Sequence[str]) -> Callable[[], None]:
-    """What a merchant writes: `verifier.verify(code)` per code, with the verifier's own clock."""
+def sdk_verify_batch(verifier: Verifier, codes: Sequence[str], *, fresh_venue: bool = False) -> Callable[[], None]:
+    """What a merchant writes: `verifier.verify(code)` per code, with the verifier's own clock.
+
+    `fresh_venue`: each batch scans at a venue of its own, so a presentation verified in an
+    earlier round is not refused as replayed (the replay check itself still runs).
+    """
     verify = verifier.verify
+    rounds = iter(range(1 << 62))
 
     def batch() -> None:
+        venue = f"bench-{next(rounds)}" if fresh_venue else None
         for code in codes:
-            verify(code)
+            verify(code, venue=venue)
     return batch
 
 
 @dataclass
-class Signed:
-    """A federation with a published verifier and a batch of distinct codes from its base cities."""
+class Base:
+    """Ten cities (an Ed25519 and a P-256 code key each), their offers and agreement, opened by a verifier."""
 
-    federation: Federation
+    alliance: InMemoryAlliance
     verifier: Verifier
-    codes: list[str]
+    codes: dict[Algorithm, list[str]]
+    keys: KeyTable
 
 
 @dataclass
@@ -193,14 +171,34 @@ class Context:
     """What one run shares between benchmark modules, built on first use."""
 
     settings: Settings
-    # Servers and temporary directories that live until the end of the run.
+    # Servers, clusters and temporary directories that live until the end of the run.
     resources: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
-    _signed: dict[Algorithm, Signed] = field(default_factory=dict)
+    now_s: int = field(default_factory=lambda: int(time.time()))
+    _cache: dict[str, Any] = field(default_factory=dict)
 
-    def signed(self, algorithm: Algorithm) -> Signed:
-        """Ten cities with `algorithm` keys and `settings.codes` distinct codes from them."""
-        if algorithm not in self._signed:
-            federation = build_federation(algorithm)
-            codes = issue_codes(federation, self.settings.codes)
-            self._signed[algorithm] = Signed(federation, federation.verifier(), codes)
-        return self._signed[algorithm]
+    def base(self) -> Base:
+        if "base" not in self._cache:
+            offers, agreements = base_catalogue(self.now_s)
+            alliance = InMemoryAlliance(now_s=self.now_s, cities=BASE_CITIES, offers=offers, agreements=agreements,
+                                        algorithms=(Algorithm.ED25519, Algorithm.P256))
+            codes = {alg: issue_codes(alliance, self.settings.codes, alg) for alg in (Algorithm.ED25519,
+                                                                                      Algorithm.P256)}
+            self._cache["base"] = Base(alliance, alliance.verifier(), codes, key_table(alliance))
+        return self._cache["base"]  # type: ignore[no-any-return]
+
+    def national(self) -> National:
+        """The national-scale trust set (`benchmarks.national_set`), built once (about a minute in a full run)."""
+        if "national" not in self._cache:
+            s = self.settings
+            self._cache["national"] = build_national(cities=s.national_cities, keys=s.national_keys,
+                                                     offers=s.national_offers, agreements=s.national_agreements,
+                                                     now_s=self.now_s)
+        return self._cache["national"]  # type: ignore[no-any-return]
+
+    def gateway(self) -> GatewayRun:
+        """One gateway replica of the demo alliance (SQLite) in its own process, with codes it accepts."""
+        if "gateway" not in self._cache:
+            from benchmarks.gateway_common import start_gateway  # noqa: PLC0415 - optional: needs the gateway extra
+
+            self._cache["gateway"] = start_gateway(self, codes=self.settings.gateway_requests)
+        return self._cache["gateway"]  # type: ignore[no-any-return]

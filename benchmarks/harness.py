@@ -20,6 +20,8 @@ from typing import Any
 __all__ = [
     "AT_LEAST",
     "AT_MOST",
+    "CPU_CLOCK",
+    "WALL_CLOCK",
     "Figure",
     "Paired",
     "Settings",
@@ -30,32 +32,43 @@ __all__ = [
     "render_table",
     "skipped",
     "throughput_figure",
+    "time_calls",
     "time_once",
+    "value_figure",
 ]
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How much work one run does; `--quick` shrinks everything for CI."""
+    """How much work one run does; `--quick` shrinks everything to a smoke run (no figure is then meaningful)."""
 
     quick: bool
-    rounds: int  # paired rounds per comparison
+    rounds: int  # paired rounds per in-process comparison
     codes: int  # distinct codes per verification batch
     peer_codes: int  # distinct codes per batch for the (slow) peer pipelines
     issue_codes: int  # codes signed per issuance batch
     gateway_requests: int  # requests per gateway batch
     gateway_rounds: int  # paired rounds for the (slower) gateway comparisons
     gateway_seconds: float  # hard cap on one gateway load phase
+    national_cities: int  # the national trust set: member cities,
+    national_keys: int  # code keys per city,
+    national_offers: int  # offers per city,
+    national_agreements: int  # and agreements (DESIGN 7 at national scale: 300, 4, 50, 500)
+    update_samples: int  # updates applied to time the first verify after an update
+    redemption_rounds: int  # timed redemption batches per database
 
     @classmethod
     def full(cls) -> Settings:
-        return cls(quick=False, rounds=15, codes=2000, peer_codes=600, issue_codes=1000,
-                   gateway_requests=1000, gateway_rounds=7, gateway_seconds=30.0)
+        return cls(quick=False, rounds=15, codes=2000, peer_codes=600, issue_codes=1000, gateway_requests=2000,
+                   gateway_rounds=7, gateway_seconds=60.0, national_cities=300, national_keys=4, national_offers=50,
+                   national_agreements=500, update_samples=15,
+                   redemption_rounds=3)
 
     @classmethod
     def smoke(cls) -> Settings:
-        return cls(quick=True, rounds=5, codes=300, peer_codes=100, issue_codes=200,
-                   gateway_requests=120, gateway_rounds=3, gateway_seconds=5.0)
+        return cls(quick=True, rounds=3, codes=60, peer_codes=30, issue_codes=60, gateway_requests=60,
+                   gateway_rounds=2, gateway_seconds=20.0, national_cities=12, national_keys=2, national_offers=3,
+                   national_agreements=8, update_samples=2, redemption_rounds=1)
 
 
 @dataclass(frozen=True)
@@ -148,21 +161,37 @@ class Paired:
         return statistics.median(c - b for c, b in zip(self.candidate_s, self.baseline_s, strict=True))
 
 
-def time_once(batch: Callable[[], object]) -> float:
+# In-process comparisons count this thread's CPU time: on a shared machine another process's work
+# preempts a batch for whole time slices, which wall-clock time would charge to whichever side it hit.
+# Comparisons across processes (the gateway) use wall-clock time.
+CPU_CLOCK = time.thread_time
+WALL_CLOCK = time.perf_counter
+
+
+def time_once(batch: Callable[[], object], clock: Callable[[], float] = CPU_CLOCK) -> float:
     """Seconds for one call, with the collector paused so a cycle sweep does not land on one side."""
     gc.collect()
     gc.disable()
     try:
-        start = time.perf_counter()
+        start = clock()
         batch()
-        return time.perf_counter() - start
+        return clock() - start
     finally:
         gc.enable()
 
 
+def time_calls(call: Callable[[], object], count: int, clock: Callable[[], float] = CPU_CLOCK) -> list[float]:
+    """Seconds for each of `count` calls, one by one (for costs too small or too stateful to batch)."""
+    return [time_once(call, clock) for _ in range(count)]
+
+
 def paired_rounds(candidate: Callable[[], object], baseline: Callable[[], object], *, rounds: int,
-                  warmup: int = 1) -> Paired:
-    """Time both batches `rounds` times, interleaved and alternating order, after untimed warm-up."""
+                  warmup: int = 1, clock: Callable[[], float] = CPU_CLOCK) -> Paired:
+    """Time both batches `rounds` times, interleaved and alternating order, after untimed warm-up.
+
+    `clock` is this thread's CPU time by default; pass `WALL_CLOCK` when the work happens elsewhere
+    (another process, threads, the network).
+    """
     for _ in range(warmup):
         candidate()
         baseline()
@@ -170,11 +199,11 @@ def paired_rounds(candidate: Callable[[], object], baseline: Callable[[], object
     base: list[float] = []
     for i in range(rounds):
         if i % 2:
-            base.append(time_once(baseline))
-            cand.append(time_once(candidate))
+            base.append(time_once(baseline, clock))
+            cand.append(time_once(candidate, clock))
         else:
-            cand.append(time_once(candidate))
-            base.append(time_once(baseline))
+            cand.append(time_once(candidate, clock))
+            base.append(time_once(baseline, clock))
     return Paired(tuple(cand), tuple(base))
 
 
@@ -194,6 +223,16 @@ def cost_figure(name: str, paired: Paired, *, ops: int, baseline_name: str, targ
                   baseline=paired.baseline_median_s / ops * 1e6, baseline_name=baseline_name,
                   ratio=paired.median_ratio(), target=target, note=note,
                   samples={"candidate_s": list(paired.candidate_s), "baseline_s": list(paired.baseline_s)})
+
+
+def value_figure(name: str, value: float, unit: str, *, baseline: float | None = None, baseline_name: str = "",
+                 target: Target | None = None, note: str = "", ratio: float | None = None,
+                 samples: dict[str, list[float]] | None = None) -> Figure:
+    """A figure from a computed value; ratio = value / baseline unless given (how the target reads it)."""
+    if ratio is None and baseline:
+        ratio = value / baseline
+    return Figure(name=name, value=value, unit=unit, baseline=baseline, baseline_name=baseline_name, ratio=ratio,
+                  target=target, note=note, samples=samples or {})
 
 
 def _number(x: float | None) -> str:
@@ -228,7 +267,7 @@ def render_table(figures: Sequence[Figure]) -> str:
         base = _number(fig.baseline)
         if fig.baseline is not None and fig.baseline_name:
             base = f"{base} ({fig.baseline_name})"
-        ratio = "—" if fig.ratio is None else f"{fig.ratio:.3f}"
+        ratio = "—" if fig.ratio is None else (f"{fig.ratio:.3f}" if fig.ratio >= 0.01 else f"{fig.ratio:.2g}")
         rows.append((fig.name, _number(fig.value), fig.unit, base, ratio, str(fig.target or "—"), _met_cell(fig)))
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
 

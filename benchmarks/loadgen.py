@@ -11,7 +11,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-__all__ = ["Response", "grpc_stream", "grpc_unary", "http_post_all", "run_workers"]
+__all__ = ["Response", "grpc_stream", "grpc_unary", "http_get_raw", "http_post_all", "run_workers"]
 
 Response = tuple[int, bytes]
 
@@ -51,10 +51,17 @@ class _Connection:
 
 
 async def http_post_all(port: int, path: str, bodies: Sequence[Any], *, concurrency: int, timeout_s: float,
-                        headers: dict[str, str] | None = None) -> list[Response]:
-    """POST each JSON body over `concurrency` keep-alive connections; responses in order."""
+                        headers: dict[str, str] | None = None,
+                        each_headers: Sequence[dict[str, str]] | None = None) -> list[Response]:
+    """POST each JSON body over `concurrency` keep-alive connections; responses in order.
+
+    `headers` go with every request, `each_headers[i]` with request i only.
+    """
     extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{extra}").encode()
+    base = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{extra}"
+    heads = [(base + "".join(f"{k}: {v}\r\n" for k, v in h.items())).encode() for h in each_headers] \
+        if each_headers is not None else None
+    head = base.encode()
     payloads = [json.dumps(b).encode() for b in bodies]
     connections = [_Connection(*await asyncio.open_connection("127.0.0.1", port))
                    for _ in range(min(concurrency, len(payloads)))]
@@ -64,7 +71,7 @@ async def http_post_all(port: int, path: str, bodies: Sequence[Any], *, concurre
     async def work(i: int) -> None:
         conn = free.pop()
         try:
-            results[i] = await conn.post(head, payloads[i])
+            results[i] = await conn.post(head if heads is None else heads[i], payloads[i])
         finally:
             free.append(conn)
 
@@ -98,3 +105,23 @@ async def grpc_stream(method: Callable[..., Any], requests: Sequence[Any], *, ti
         return [response async for response in method(produce())]
 
     return await asyncio.wait_for(consume(), timeout_s)
+
+
+async def http_get_raw(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
+    """One GET on its own connection: the status, the response head exactly as sent (status line and headers),
+    and the body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode())
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        body = await reader.readexactly(length) if length else b""
+    finally:
+        writer.close()
+    return status, head, body

@@ -1,11 +1,17 @@
 """Servers for the gateway benchmarks, each in its own process so that load and service do not share a GIL.
 
-`python -m benchmarks.servers gateway HOME [DB_URL]` runs a gateway replica in one process
-(`citycredit up --workers 1`), `gateway-workers HOME [DB_URL]` the gateway as `citycredit up` runs it
-by default (one worker per CPU, at most 4, sharing the ports);
-`echo-grpc` and `echo-rest` run the bare baselines: the same gRPC service and the
-same REST route answering a canned response without doing any work. Each prints
-one JSON line with its ports when ready and serves until SIGTERM or stdin closes.
+    python -m benchmarks.servers gateway HOME DB_URL|- WORKERS   the demo alliance's gateway (HOME: a demo copy)
+    python -m benchmarks.servers echo-grpc RESPONSE_FILE          a bare grpc.aio VerificationService
+    python -m benchmarks.servers echo-rest BODY_FILE              a bare ASGI app under the gateway's uvicorn set-up
+
+The gateway runs as `tests/support/alliance.py` configures it (`gateway_config`), with the
+production timers and the per-client and per-key rate limits lifted (one client sends all the
+load); WORKERS 1 is one process, more is `citycredit up --workers N` (a supervisor and worker
+processes sharing the ports). The echo servers answer every request with the bytes the gateway
+answered for a real code: `echo-grpc` is `grpc.aio.server` with the gateway's options and the
+same generated servicer base, `echo-rest` an ASGI callable with no framework at all, served by
+uvicorn with the gateway's own HTTP protocol class, socket and settings. Each prints one JSON
+line with its ports when ready and serves until SIGTERM or stdin closes.
 """
 
 from __future__ import annotations
@@ -15,20 +21,21 @@ import contextlib
 import json
 import select
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CANNED_VERIFICATION", "ServerProcess", "server_process"]
+__all__ = ["LOOPBACK", "ServerProcess", "server_process"]
 
-# What a verify answer looks like; the echo servers send it for every request.
-CANNED_VERIFICATION: dict[str, Any] = {
-    "valid": True, "city": "330100", "tier": "EXCELLENT", "band": "钱江分·优秀",
-    "issued_at": "2026-11-22T01:03:15Z", "expires_at": "2026-11-22T01:08:15Z", "error": None}
-_LOOPBACK = "127.0.0.1"
-_START_TIMEOUT_S = 60.0
+LOOPBACK = "127.0.0.1"
+_START_TIMEOUT_S = 120.0
+_UNLIMITED = {"rate_per_s": 1e9, "rate_burst": 1_000_000_000, "client_rate_per_s": 1e9,
+              "client_rate_burst": 1_000_000_000}
+# GatewayConfig's own defaults, where the test helper shortens them.
+_PRODUCTION_TIMERS = {"refresh_interval_s": 2.0, "log_interval_s": 0.5}
 
 
 class ServerProcess:
@@ -40,7 +47,7 @@ class ServerProcess:
 
     @property
     def grpc_target(self) -> str:
-        return f"{_LOOPBACK}:{self.info['grpc_port']}"
+        return f"{LOOPBACK}:{self.info['grpc_port']}"
 
     @property
     def http_port(self) -> int:
@@ -84,76 +91,89 @@ def _ready(**ports: int) -> None:
     print(json.dumps(ports), flush=True)
 
 
-def _gateway_config(home: str, db_url: str | None, workers: int) -> Any:
-    from citycredit.gateway import GatewayConfig  # noqa: PLC0415 - optional:
+def _gateway(home: str, db_url: str | None, workers: int) -> None:
+    from citycredit.gateway import running_gateway  # noqa: PLC0415 - optional: the gateway extra
+    from citycredit.gateway.supervisor import supervise  # noqa: PLC0415 - optional: the gateway extra
 
-    # Benchmark load comes from one client: lift the per-key rate limit far above what it can send.
-    return GatewayConfig(home=Path(home), db_url=db_url, host=_LOOPBACK, grpc_port=0, http_port=0,
-                         rate_per_s=1e9, rate_burst=1_000_000_000, shutdown_grace_s=2.0, workers=workers)
+    from tests.support.alliance import gateway_config  # noqa: PLC0415 - optional: needs the source tree
 
+    config = gateway_config(Path(home), db_url=db_url, host=LOOPBACK, workers=workers, **_UNLIMITED,
+                            **_PRODUCTION_TIMERS)
+    if workers > 1:  # the supervisor stops its workers on SIGTERM, which is how `server_process` ends a server
+        raise SystemExit(supervise(config, ready=lambda http, grpc: _ready(grpc_port=grpc, http_port=http)))
 
-async def _gateway(home: str, db_url: str | None) -> None:
-    """One gateway process (`citycredit up --workers 1`)."""
-    from citycredit.gateway import running_gateway  # noqa: PLC0415 - optional: runs only where the gateway extra is installed
+    async def one() -> None:
+        async with running_gateway(config) as gateway:
+            _ready(grpc_port=gateway.grpc_port, http_port=gateway.http_port)
+            await _until_told_to_stop()
 
-    async with running_gateway(_gateway_config(home, db_url, 1)) as gateway:
-        _ready(grpc_port=gateway.grpc_port, http_port=gateway.http_port)
-        await _until_told_to_stop()
-
-
-def _gateway_workers(home: str, db_url: str | None) -> None:
-    """The gateway as `citycredit up` runs it by default: a supervisor and one worker per CPU (capped)."""
-    from citycredit.gateway.config import default_workers  # noqa: PLC0415 - optional: runs only where the gateway extra is installed
-    from citycredit.gateway.supervisor import supervise  # noqa: PLC0415 - optional: runs only where the gateway extra is installed
-
-    config = _gateway_config(home, db_url, default_workers())
-    if config.workers == 1:
-        asyncio.run(_gateway(home, db_url))
-        return
-    # The supervisor stops its workers on SIGTERM, which is how `server_process` ends every server.
-    raise SystemExit(supervise(config, ready=lambda http, grpc: _ready(grpc_port=grpc, http_port=http)))
+    asyncio.run(one())
 
 
-async def _echo_grpc() -> None:
-    import grpc  # noqa: PLC0415 - optional: runs only where the gateway extra is installed
-    from citycredit._gen.citycredit.v1 import service_pb2, service_pb2_grpc  # noqa: PLC0415 - optional: runs only where the gateway extra is installed
+async def _echo_grpc(response_file: str) -> None:
+    import grpc  # noqa: PLC0415 - optional: the gateway extra
+    from citycredit._gen.citycredit.v1 import service_pb2, service_pb2_grpc  # noqa: PLC0415 - optional: grpc
 
-    answer = service_pb2.VerifyCodeResponse(verification=service_pb2.Verification(
-        valid=True, city=330100, tier=5, band="钱江分·优秀", issued_at=1795000000, expires_at=1795000300,
-        code_id=bytes(16), holder=bytes(16)))
+    answer = service_pb2.VerifyCodeResponse.FromString(Path(response_file).read_bytes())
 
-    class Echo(service_pb2_grpc.VerificationServiceServicer):
+    class Echo(service_pb2_grpc.VerificationServiceServicer):  # type: ignore[misc]
         async def VerifyCode(self, request: Any, context: Any) -> Any:
             return answer
 
-    server = grpc.aio.server()
+    # The gateway's server options (gateway/server.py), on its default limits.
+    server = grpc.aio.server(options=[
+        ("grpc.max_receive_message_length", 1024 * 1024), ("grpc.so_reuseport", 0),
+        ("grpc.max_connection_idle_ms", 15_000), ("grpc.max_concurrent_streams", 256),
+        ("grpc.http2.max_pings_without_data", 2), ("grpc.max_connection_age_grace_ms", 15_000)])
     service_pb2_grpc.add_VerificationServiceServicer_to_server(Echo(), server)
-    port = server.add_insecure_port(f"{_LOOPBACK}:0")
+    port = server.add_insecure_port(f"{LOOPBACK}:0")
     await server.start()
     _ready(grpc_port=port, http_port=0)
     await _until_told_to_stop()
     await server.stop(1)
 
 
-async def _echo_rest() -> None:
-    import uvicorn  # noqa: PLC0415 - optional: runs only where the gateway extra is installed
+def canned_asgi(body: bytes) -> Any:
+    """An ASGI app answering every HTTP request with `body` as JSON, reading the request body first."""
+    start = {"type": "http.response.start", "status": 200,
+             "headers": [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]}
+    done = {"type": "http.response.body", "body": body}
 
-    from benchmarks.echo_rest_app import app  # noqa: PLC0415 - optional: runs only where the gateway extra is installed
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        message = await receive()
+        while message.get("more_body"):
+            message = await receive()
+        await send(start)
+        await send(done)
+    return app
+
+
+async def _echo_rest(body_file: str) -> None:
+    import uvicorn  # noqa: PLC0415 - optional: the gateway extra
+    from citycredit.gateway.connections import guarded_protocol  # noqa: PLC0415 - optional: the gateway extra
 
     class Server(uvicorn.Server):  # as the gateway does: this process handles its own signals
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             yield
 
-    # Bound the way `uvicorn --host --port` binds (asyncio's create_server, which sets TCP_NODELAY).
-    server = Server(uvicorn.Config(app, host=_LOOPBACK, port=0, log_config=None, access_log=False, lifespan="off",
-                                   server_header=False))
-    task = asyncio.create_task(server.serve())
+    # Bound as gateway/server.py binds (IPPROTO_TCP, so that asyncio sets TCP_NODELAY), same protocol and settings.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind((LOOPBACK, 0))
+    sock.listen(4096)
+    sock.setblocking(False)
+    protocol = guarded_protocol(max_connections=2048, request_timeout_s=15.0)
+    server = Server(uvicorn.Config(canned_asgi(Path(body_file).read_bytes()), http=protocol, log_config=None,
+                                   access_log=False, lifespan="off", timeout_graceful_shutdown=2,
+                                   timeout_keep_alive=15, server_header=False, backlog=4096))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
             task.result()
         await asyncio.sleep(0.01)
-    _ready(grpc_port=0, http_port=server.servers[0].sockets[0].getsockname()[1])
+    _ready(grpc_port=0, http_port=sock.getsockname()[1])
     await _until_told_to_stop()
     server.should_exit = True
     await task
@@ -162,13 +182,11 @@ async def _echo_rest() -> None:
 def main(argv: list[str]) -> None:
     kind, rest = argv[0], argv[1:]
     if kind == "gateway":
-        asyncio.run(_gateway(rest[0], rest[1] if len(rest) > 1 else None))
-    elif kind == "gateway-workers":
-        _gateway_workers(rest[0], rest[1] if len(rest) > 1 else None)
+        _gateway(rest[0], None if rest[1] == "-" else rest[1], int(rest[2]))
     elif kind == "echo-grpc":
-        asyncio.run(_echo_grpc())
+        asyncio.run(_echo_grpc(rest[0]))
     elif kind == "echo-rest":
-        asyncio.run(_echo_rest())
+        asyncio.run(_echo_rest(rest[0]))
     else:
         raise SystemExit(f"unknown server {kind!r}")
 

@@ -1,29 +1,37 @@
-"""Size on the wire and in the QR symbol: characters and QR version at error correction M per format."""
+"""Size on the wire and in the QR symbol: characters and QR version at error correction M per format.
+
+CC1 codes must fit version 9 at M (DESIGN 4), `CP1:` presentations version 12 at M; the
+peer formats (an EU-DCC-style code and a JWT with the same claims) are measured against CC1.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import segno
 from citycredit import Algorithm
 
 from benchmarks.fixtures import Context
 from benchmarks.harness import AT_MOST, Figure, Spec
-from benchmarks.peers import build_peer_codes
+from benchmarks.peers import PEERS_MISSING, build_peer_codes
+from benchmarks.presentation import presentations
+
+try:
+    import segno
+except ImportError:
+    segno = None
 
 NAME = "size"
-V9_M_ALPHANUMERIC_CHARS = 259  # capacity of a version-9 symbol at level M in alphanumeric mode (DESIGN 4)
-MAX_VERSION = 9
-FIGURES = (
-    Spec("size.cc1.ed25519.chars", "chars", AT_MOST(1.0)),
-    Spec("size.cc1.ed25519.qr_version", "QR version", AT_MOST(1.0)),
-    Spec("size.cc1.p256.chars", "chars", AT_MOST(1.0)),
-    Spec("size.cc1.p256.qr_version", "QR version", AT_MOST(1.0)),
-    Spec("size.dcc_style.chars", "chars"),
-    Spec("size.dcc_style.qr_version", "QR version"),
-    Spec("size.jwt.chars", "chars"),
-    Spec("size.jwt.qr_version", "QR version"),
-)
+# Alphanumeric capacity at level M: version 9 holds 259 characters, version 12 holds 483.
+LIMITS = {"cc1": (259, 9), "cp1": (483, 12)}
+_FORMATS = ("cc1.ed25519", "cc1.p256", "cp1.ed25519_device", "cp1.p256_device", "dcc_style", "jwt")
+FIGURES = tuple(Spec(f"size.{fmt}.{what}", unit, AT_MOST(1.0) if fmt.startswith("c") else None)
+                for fmt in _FORMATS for what, unit in (("chars", "chars"), ("qr_version", "QR version")))
+
+
+def unavailable() -> str | None:
+    if segno is None:
+        return "skipped: segno is not installed (pip install -r benchmarks/requirements.txt)"
+    return PEERS_MISSING
 
 
 def qr_version(text: str, mode: str) -> int:
@@ -32,37 +40,37 @@ def qr_version(text: str, mode: str) -> int:
     auto = segno.make(text, error="m", micro=False, boost_error=False)
     if qr.mode != mode or auto.mode != mode:
         raise RuntimeError(f"expected QR {mode} mode, segno chose {auto.mode!r}")
-    if qr.error != "M":
-        raise RuntimeError(f"expected error correction M, got {qr.error}")
     return int(qr.version)
 
 
-def _pair(label: str, texts: Sequence[str], mode: str, *, against: tuple[float, float] | None,
-          note: str) -> list[Figure]:
+def _pair(fmt: str, texts: Sequence[str], mode: str, against: tuple[float, float, str], note: str) -> list[Figure]:
     longest = max(texts, key=len)  # in one mode the version only grows with the length
-    chars = len(longest)
-    version = qr_version(longest, mode)
-    spec_chars, spec_version = (s for s in FIGURES if s.name in (f"size.{label}.chars", f"size.{label}.qr_version"))
-    if against is None:  # a CC1 format: measured against the DESIGN limit
-        base_chars, base_version, base_name = float(V9_M_ALPHANUMERIC_CHARS), float(MAX_VERSION), "v9-M limit"
-    else:
-        base_chars, base_version, base_name = against[0], against[1], "CC1 Ed25519"
+    chars, version = len(longest), qr_version(longest, mode)
+    target = AT_MOST(1.0) if fmt.startswith("c") else None
+    base_chars, base_version, base_name = against
     return [
-        Figure(name=spec_chars.name, value=chars, unit="chars", baseline=base_chars, baseline_name=base_name,
-               ratio=chars / base_chars, target=spec_chars.target, note=f"longest of {len(texts)} codes; {note}"),
-        Figure(name=spec_version.name, value=version, unit="QR version", baseline=base_version,
-               baseline_name=base_name, ratio=version / base_version, target=spec_version.target,
+        Figure(name=f"size.{fmt}.chars", value=chars, unit="chars", baseline=base_chars, baseline_name=base_name,
+               ratio=chars / base_chars, target=target, note=f"longest of {len(texts)}; {note}"),
+        Figure(name=f"size.{fmt}.qr_version", value=version, unit="QR version", baseline=base_version,
+               baseline_name=base_name, ratio=version / base_version, target=target,
                note=f"error correction M, {mode} mode"),
     ]
 
 
 def run(ctx: Context) -> list[Figure]:
-    ed = ctx.signed(Algorithm.ED25519).codes
-    p256 = ctx.signed(Algorithm.P256).codes
-    peer = build_peer_codes(ed[:ctx.settings.peer_codes])
-    figures = _pair("cc1.ed25519", ed, "alphanumeric", against=None, note="CC1: + Base45(protobuf)")
-    cc1 = (figures[0].value or 0.0, figures[1].value or 0.0)
-    figures += _pair("cc1.p256", p256, "alphanumeric", against=None, note="raw r||s signature")
-    figures += _pair("dcc_style", peer.dcc, "alphanumeric", against=cc1, note="HC1-like: Base45(zlib(COSE_Sign1))")
-    figures += _pair("jwt", peer.jwt, "byte", against=cc1, note="compact JWS, EdDSA")
+    base = ctx.base()
+    n = ctx.settings.peer_codes
+    ed, p256 = base.codes[Algorithm.ED25519][:n], base.codes[Algorithm.P256][:n]
+    cc1 = (*map(float, LIMITS["cc1"]), "v9-M limit")
+    cp1 = (*map(float, LIMITS["cp1"]), "v12-M limit")
+    figures = _pair("cc1.ed25519", ed, "alphanumeric", cc1, "CC1: + Base45(protobuf)")
+    figures += _pair("cc1.p256", p256, "alphanumeric", cc1, "raw r||s signature")
+    for algorithm, slug in ((Algorithm.ED25519, "ed25519"), (Algorithm.P256, "p256")):
+        texts, _ = presentations(ctx, algorithm, n)
+        figures += _pair(f"cp1.{slug}_device", texts, "alphanumeric", cp1,
+                         f"CP1: + Base45(code, time, device signature); {slug} device key in the code")
+    ours = (float(figures[0].value or 0), float(figures[1].value or 0), "CC1 Ed25519")
+    peer = build_peer_codes(ed)
+    figures += _pair("dcc_style", peer.dcc, "alphanumeric", ours, "HC1-like: Base45(zlib(COSE_Sign1))")
+    figures += _pair("jwt", peer.jwt, "byte", ours, "compact JWS, EdDSA")
     return figures

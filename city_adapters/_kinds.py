@@ -49,7 +49,7 @@ class Band:
 
 
 def _band(entry: Mapping[str, Any], value: float | str, **extra: Any) -> Band:
-    return Band(value, Rating(Tier[entry["tier"]], entry["label"]), entry["assumed"], **extra)
+    return Band(value, Rating(Tier[entry["tier"]], entry["label"], entry["assumed"]), entry["assumed"], **extra)
 
 
 def _is_number(value: object) -> bool:
@@ -90,6 +90,9 @@ class ScoreScheme(Scheme):
 
     def example_record(self) -> dict[str, object]:
         return {"score": self.bands[-1].value}
+
+    def sample_records(self) -> list[dict[str, object]]:
+        return [{"score": band.value} for band in self.bands]
 
     @classmethod
     def _kind_problems(cls, doc: Mapping[str, Any]) -> list[str]:
@@ -193,6 +196,9 @@ class ColourScheme(Scheme):
     def example_record(self) -> dict[str, object]:
         return {"colour": self.colours[0].value, **self.colours[0].when}
 
+    def sample_records(self) -> list[dict[str, object]]:
+        return [{"colour": colour.value, **colour.when} for colour in self.colours]
+
     @classmethod
     def _kind_problems(cls, doc: Mapping[str, Any]) -> list[str]:
         flags = doc.get("flags", {})
@@ -281,6 +287,9 @@ class GradeScheme(Scheme):
 
     def example_record(self) -> dict[str, object]:
         return {"grade": self.grades[-1].value}
+
+    def sample_records(self) -> list[dict[str, object]]:
+        return [{"grade": grade.value} for grade in self.grades]
 
     @classmethod
     def _kind_problems(cls, doc: Mapping[str, Any]) -> list[str]:

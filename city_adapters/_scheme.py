@@ -47,10 +47,12 @@ _KINDS: dict[str, type[Scheme]] = {}
 
 @dataclass(frozen=True, slots=True)
 class Rating:
-    """A local record's place on the alliance ladder, and the local label to display."""
+    """A local record's place on the alliance ladder, the local label to display, and whether the city's
+    threshold behind it is an assumption (shown as such wherever the rating is)."""
 
     tier: Tier
     band: str
+    assumed: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.tier, Tier):
@@ -126,6 +128,10 @@ class Scheme(abc.ABC):
     @abc.abstractmethod
     def example_record(self) -> dict[str, object]:
         """A record of the right shape, used in error messages and docs."""
+
+    @abc.abstractmethod
+    def sample_records(self) -> list[dict[str, object]]:
+        """One record per band, colour or grade, lowest first (for demonstrations and tests)."""
 
     @classmethod
     @abc.abstractmethod

@@ -5,12 +5,12 @@
     result = run_vectors()                      # the shipped vectors against `citycredit --json`
     write_report(report_for_run(result), Path("report.html"))
 
-The protocol an implementation speaks is described in the kit's README; the
-vectors are regenerated with `python -m citycredit.conformance.generate`.
+The protocol an implementation speaks, and the vector format, are described in the
+kit's README; the vectors are regenerated with `python -m citycredit.conformance.generate`.
 """
 
 from ._adapter import check_adapter
-from ._format import LAYERS, Case, Vector, iter_cases, load_vectors, vectors_root
+from ._format import LAYERS, Case, Step, Vector, iter_cases, load_vectors, vectors_root
 from ._issuer import IssuerPolicy, check_issuer
 from ._report import Check, Report, render_html, render_markdown, report_for_run, write_report
 from ._runner import (
@@ -32,6 +32,7 @@ __all__ = [
     "Outcome",
     "Report",
     "RunResult",
+    "Step",
     "Vector",
     "check_adapter",
     "check_issuer",

@@ -1,16 +1,21 @@
-"""The vector format: what a vector folder holds and how its expected result reads.
+"""The vector format: what a vector folder holds and how its expected results read.
 
-A vector is a folder with a `vector.json` (format `citycredit-vector/1`) and the
-files it names, paths relative to the folder. Verify and check vectors run one
-protocol command each; adapter vectors hold a table of local records and the
-rating each must map to. A folder whose name ends in `_fail` expects a negative
-outcome, and its `expected.stages` say at which stage (dgc-testdata's
-EXPECTEDRESULTS flags: true passed, false failed here, null not reached).
+A vector is a folder with a `vector.json` (format `citycredit-vector/2`) and the files
+it names, paths relative to the folder. A protocol vector has one or more `steps`, each
+one call of the implementation (`verify` or `check`) with its trust set, clock, code and
+expected answer; when `state` is true the steps share one `--state` folder, fresh for
+the case, in order (a rollback, a replay). Adapter vectors hold a table of local
+records and the rating each must map to.
+
+A folder whose name ends in `_fail` expects its last step to be refused, and that
+step's `expected.stages` say at which stage (dgc-testdata's EXPECTEDRESULTS flags:
+true passed, false failed here, null not reached).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +27,7 @@ __all__ = [
     "LAYERS",
     "VERIFY_STAGES",
     "Case",
+    "Step",
     "Vector",
     "iter_cases",
     "load_vectors",
@@ -29,25 +35,30 @@ __all__ = [
     "vectors_root",
 ]
 
-FORMAT = "citycredit-vector/1"
+FORMAT = "citycredit-vector/2"
 
 # Layers in the order the runner reports them.
-LAYERS = ("decode", "signature", "time", "revocation", "bundle", "adapter", "eligibility")
+LAYERS = ("decode", "signature", "time", "status", "trust", "presentation", "eligibility", "adapter")
 
-# The stages a verifier passes a code through, in order. `bundle`: the trust bundle is
-# accepted (threshold, rollback, freshness); `length` … `envelope`: the CC1 string;
-# `key`: the kid names a key in the bundle; `signature`; `claims`: the signed payload is a
-# well-formed CreditCode; `city`: the key belongs to the city the code names;
-# `key_window`: the key was valid when the code was issued; `validity`: the clock is inside
-# the code's window; `revocation`: neither the status list nor a holder cut-off revokes it.
-VERIFY_STAGES = ("bundle", "length", "prefix", "base45", "envelope", "key", "signature", "claims", "city",
-                 "key_window", "validity", "revocation")
+# The stages a verifier passes a code through, in the order of the core's rules (proto/SPEC.md
+# "Verification"): `trust` the trust set is accepted and fresh (rule 1, and everything that refuses
+# a trust set when it is opened: signatures, thresholds, rollback); `length` … `envelope` the text
+# decodes (rule 2); `key` a key has the kid (3); `signature` (4); `claims` the claims parse (5);
+# `city` the key is the code's city's (6); `key_window` (7); `city_part` the city's part is fresh (8);
+# `device_proof` a device-bound code comes in a presentation (9); `device_signature` (10);
+# `presentation_window` (11); `validity` the code's own window (12); `status_list` the city's status
+# list is held and fresh (13); `status` the code's entry is VALID (14); `replay` (15).
+VERIFY_STAGES = ("trust", "length", "prefix", "base45", "envelope", "key", "signature", "claims", "city",
+                 "key_window", "city_part", "device_proof", "device_signature", "presentation_window", "validity",
+                 "status_list", "status", "replay")
 # `check` adds the eligibility decision after a successful verification.
 CHECK_STAGES = (*VERIFY_STAGES, "decision")
 
 
 def stage_flags(stages: Sequence[str], failing: str | None) -> dict[str, bool | None]:
     """EXPECTEDRESULTS-style flags: stages before `failing` pass, it fails, later ones are not reached."""
+    if failing is not None and failing not in stages:
+        raise ValueError(f"unknown stage {failing!r}")
     flags: dict[str, bool | None] = {}
     reached = True
     for stage in stages:
@@ -58,8 +69,6 @@ def stage_flags(stages: Sequence[str], failing: str | None) -> dict[str, bool | 
             reached = False
         else:
             flags[stage] = True
-    if failing is not None and failing not in stages:
-        raise ValueError(f"unknown stage {failing!r}")
     return flags
 
 
@@ -69,22 +78,61 @@ def vectors_root() -> Path:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One call of the implementation: `command --trust DIR --at TIME [--offer ID] [--venue V] -- CODE`."""
+
+    command: str  # "verify" or "check"
+    trust: Path
+    at: str
+    code_path: Path
+    expected: Mapping[str, Any]
+    offer: str | None = None
+    venue: str | None = None
+
+    def code(self) -> bytes:
+        """The code under test, exactly as stored (bytes: a vector may hold text that is not UTF-8)."""
+        return self.code_path.read_bytes()
+
+    def arguments(self, state: Path | None) -> list[str]:
+        """The protocol's arguments for this step (the code as this process would receive it in argv)."""
+        argv = [self.command, "--trust", str(self.trust), "--at", self.at]
+        if self.offer is not None:
+            argv += ["--offer", self.offer]
+        if state is not None:
+            argv += ["--state", str(state)]
+        if self.venue is not None:
+            argv += ["--venue", self.venue]
+        return [*argv, "--", os.fsdecode(self.code())]
+
+
+@dataclass(frozen=True)
 class Case:
-    """One thing to run and judge: a verify or check vector, or one row of an adapter table."""
+    """One thing to run and judge: a protocol vector (one or more steps), or one row of an adapter table."""
 
     name: str  # layer/case (adapter rows: adapter/<city>/<row>)
     layer: str
-    kind: str  # "verify", "check" or "adapter"
+    kind: str  # "verify", "check" (the command of the last step) or "adapter"
     description: str
     negative: bool
     vector: Vector
     row: Mapping[str, Any] | None = None
 
     @property
+    def steps(self) -> list[Step]:
+        return self.vector.steps() if self.row is None else []
+
+    @property
     def expected(self) -> Mapping[str, Any]:
-        found = self.row["expected"] if self.row is not None else self.vector.doc["expected"]
-        assert isinstance(found, Mapping)
-        return found
+        """The expected result of the row, or of the last step (the one the case is about)."""
+        if self.row is not None:
+            found = self.row["expected"]
+            assert isinstance(found, Mapping)
+            return found
+        return self.steps[-1].expected
+
+    @property
+    def spec(self) -> str:
+        return str(self.vector.doc.get("spec", ""))
 
 
 @dataclass(frozen=True)
@@ -104,14 +152,23 @@ class Vector:
 
     @property
     def command(self) -> str:
-        return str(self.doc["command"])
+        """"adapter" for a table, else the command of the last step."""
+        if "steps" not in self.doc:
+            return str(self.doc["command"])
+        return str(self.doc["steps"][-1]["command"])
+
+    @property
+    def state(self) -> bool:
+        """Whether the steps share a `--state` folder (fresh for each run of the case)."""
+        return bool(self.doc.get("state", False))
 
     def file(self, relative: str) -> Path:
         return (self.path / relative).resolve()
 
-    def code(self) -> str:
-        """The code under test, exactly as stored (no newline is added or stripped)."""
-        return self.file(self.doc["input"]["code"]).read_bytes().decode("utf-8")
+    def steps(self) -> list[Step]:
+        return [Step(command=s["command"], trust=self.file(s["trust"]), at=s["at"], code_path=self.file(s["code"]),
+                     expected=s["expected"], offer=s.get("offer"), venue=s.get("venue"))
+                for s in self.doc.get("steps", [])]
 
     def cases(self) -> list[Case]:
         if self.command == "adapter":
@@ -123,7 +180,7 @@ class Vector:
 
 
 def load_vectors(root: Path | None = None) -> list[Vector]:
-    """Every vector under `root` (default: the shipped vectors), sorted by name."""
+    """Every vector under `root` (default: the shipped vectors), sorted by layer and name."""
     root = root or vectors_root()
     found = []
     for doc_path in sorted(root.glob("*/*/vector.json")):

@@ -4,7 +4,9 @@ Protocol: the runner appends `--city CITY` and one local record to the command
 (`--score N`, `--grade G`, or `--colour C` with `--<flag>` for each defining flag
 that is true, e.g. `--honours`, `--bad-record`) and reads one CC1 string, or a
 JSON object with a `code` field, from stdout. A record the city's scheme refuses
-must be refused: a non-zero exit and no code.
+must be refused: a non-zero exit and no code. The records are the rows of the
+city's adapter table (`_tables.adapter_rows`), and the codes are checked against
+the trust set the city's keys are published in (`--trust DIR`, the served layout).
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from typing import Any
 
 from citycredit._verifier import Verifier
 from citycredit.adapters import load_registry, load_scheme_file
-from citycredit.core import BASE45_ALPHABET, Tier, decode_envelope, parse_claims
+from citycredit.core import BASE45_ALPHABET, CODE_PREFIX, HOLDER_BYTES, Tier, decode_envelope, is_city, parse_claims
 
 from ._report import Check, Report
-from .generate import adapter_rows
+from ._tables import adapter_rows
 
 __all__ = ["IssuerPolicy", "check_issuer"]
 
@@ -93,42 +95,59 @@ def _parse_code(stdout: str) -> str | None:
     return lines[0] if len(lines) == 1 else None
 
 
-def _run(argv: Sequence[str], probe: _Probe, city: int, policy: IssuerPolicy) -> None:
+# An issuer called in this process instead of as a command: argv -> (exit code, stdout, stderr).
+IssuerCall = Callable[[list[str]], tuple[int, str, str]]
+
+
+def _subprocess(policy: IssuerPolicy) -> IssuerCall:
+    def call(argv: list[str]) -> tuple[int, str, str]:
+        proc = subprocess.run(argv, capture_output=True, timeout=policy.timeout_s, check=False)
+        return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+
+    return call
+
+
+def _run(argv: Sequence[str], probe: _Probe, city: int, policy: IssuerPolicy, call: IssuerCall) -> None:
     full = [*argv, "--city", str(city), *probe.args]
     try:
-        proc = subprocess.run(full, capture_output=True, timeout=policy.timeout_s, check=False)
+        probe.exit_code, stdout, stderr = call(full)
     except subprocess.TimeoutExpired:
         probe.problem = f"timed out after {policy.timeout_s:g} s"
         return
     except OSError as exc:
         probe.problem = f"cannot run the issuer: {exc}"
         return
-    probe.exit_code = proc.returncode
-    probe.output = (proc.stdout.decode("utf-8", "replace") + proc.stderr.decode("utf-8", "replace"))[:500]
-    if proc.returncode == 0:
-        probe.code = _parse_code(proc.stdout.decode("utf-8", "replace"))
+    probe.output = (stdout + stderr)[:500]
+    if probe.exit_code == 0:
+        probe.code = _parse_code(stdout)
 
 
-def check_issuer(argv: Sequence[str], *, city: str | int, bundle: Path, anchor: Path | None = None,
+def check_issuer(argv: Sequence[str], *, city: str | int, trust: Path, anchor: Path | None = None,
                  scheme_file: Path | None = None, policy: IssuerPolicy | None = None,
-                 clock: Callable[[], float] = time.time) -> Report:
-    """Issue a code for every band edge of the city's scheme (and records it must refuse), then check them."""
+                 clock: Callable[[], float] = time.time, call: IssuerCall | None = None) -> Report:
+    """Issue a code for every band edge of the city's scheme (and records it must refuse), then check them.
+
+    `trust` is the trust set in the served layout; its pinned root is `anchor` (default: `anchor.json`
+    in it, or in the folder above, as `Verifier.from_directory` looks for it). `call` runs the issuer
+    in this process instead of as a command (quicker, for tests); it gets `argv` with the protocol's
+    arguments appended.
+    """
     policy = policy or IssuerPolicy()
     report = Report(title="issuer conformance", subject=" ".join(argv))
     checks = report.checks
     try:
         scheme = load_scheme_file(scheme_file) if scheme_file else load_registry().resolve_city(str(city))
-        verifier = Verifier.from_bundle_file(bundle, anchor=anchor, clock=clock)
+        verifier = Verifier.from_directory(trust, anchor=anchor, clock=clock)
     except Exception as exc:
-        checks.append(Check("setup", "scheme and bundle", "fail", getattr(exc, "message", str(exc))))
+        checks.append(Check("setup", "scheme and trust set", "fail", getattr(exc, "message", str(exc))))
         return report
     doc = scheme.describe()
     report.facts += [("city", f"{scheme.city} {scheme.name_en}"), ("scheme", f"{scheme.scheme_id} v{scheme.version}"),
-                     ("bundle", f"version {verifier.version}"), ("max ttl", f"{policy.max_ttl_s} s")]
+                     ("trust set", f"snapshot version {verifier.version}"), ("max ttl", f"{policy.max_ttl_s} s")]
     probes = _probes(doc)
     started = clock()
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda p: _run(argv, p, scheme.city, policy), probes))
+        list(pool.map(lambda p: _run(argv, p, scheme.city, policy, call or _subprocess(policy)), probes))
     finished = clock()
 
     issued: list[tuple[_Probe, Any]] = []  # (probe, claims) for codes that decoded
@@ -162,7 +181,7 @@ def check_issuer(argv: Sequence[str], *, city: str | int, bundle: Path, anchor: 
     return report
 
 
-def _code_checks(issued: list[tuple[_Probe, Any]], verifier: Any, city: int, policy: IssuerPolicy,
+def _code_checks(issued: list[tuple[_Probe, Any]], verifier: Verifier, city: int, policy: IssuerPolicy,
                  started: float, finished: float) -> list[Check]:
     if not issued:
         return [Check("codes", "codes issued", "fail", "no code was issued, nothing to check")]
@@ -178,34 +197,40 @@ def _code_checks(issued: list[tuple[_Probe, Any]], verifier: Any, city: int, pol
     add("size", f"fits a version-{policy.max_qr_version} QR code at error correction M",
         [f"{p.name}: {why}" for p, _ in issued if p.code and (why := _qr_problem(p.code, policy.max_qr_version))],
         f"at most {max(map(len, codes))} characters")
-    kids = verifier.snapshot.keys_by_kid
-    add("kid", "the kid names a key of this city in the trust bundle",
-        [f"{p.name}: kid {k.hex()} " + ("is not in the bundle" if k not in kids else "belongs to another city")
-         for p, _ in issued if p.code and ((k := _kid(p.code)) not in kids or all(c.city != city for c in kids[k]))],
-        "every kid is a key of this city")
+    trust = verifier.snapshot.cities.get(city)
+    kids = {k.kid for k in trust.code_keys} if trust is not None else set()
+    add("kid", "the kid names a code key in the city's keys part",
+        [f"{p.name}: kid {k.hex()} is not in the keys part of {city:06d}" for p, _ in issued
+         if p.code and (k := _kid(p.code)) not in kids],
+        "every kid is a code key of this city")
     failures = []
     for probe, _ in issued:
         try:
-            verifier.verify(probe.code, at=int(finished))
+            verifier.verify(probe.code or "", at=int(finished))
         except Exception as exc:
             failures.append(f"{probe.name}: {getattr(exc, 'code', '')} {getattr(exc, 'message', exc)}")
-    add("verifies", "the code verifies against the bundle now (signature, key window, revocation)", failures,
+    add("verifies", "the code verifies against the trust set now (signature, key window, status list)", failures,
         "every code verifies")
+    status_list = verifier.snapshot.statuses.get(city)
     plausible = []
     for probe, c in issued:
         if c.city != city:
             plausible.append(f"{probe.name}: city {c.city}")
+        if not c.audience or not is_city(c.audience):
+            plausible.append(f"{probe.name}: no audience (the host city the code is for)")
         if len(c.code_id) != 16:
             plausible.append(f"{probe.name}: code id of {len(c.code_id)} bytes")
-        if not 8 <= len(c.holder) <= 32:
-            plausible.append(f"{probe.name}: holder pseudonym of {len(c.holder)} bytes")
+        if len(c.holder) != HOLDER_BYTES:
+            plausible.append(f"{probe.name}: holder pseudonym of {len(c.holder)} bytes, not {HOLDER_BYTES}")
         if not started - policy.skew_s <= c.issued_at <= finished + policy.skew_s:
             plausible.append(f"{probe.name}: issued_at {c.issued_at} is not now")
-        bits = verifier.snapshot.status_bits(city)
-        if bits is not None and c.status_index >= bits.size:
-            plausible.append(f"{probe.name}: status index {c.status_index} beyond the list of {bits.size}")
-    add("claims", "claims are present and plausible (city, code id, pseudonym, issue time, status index)",
-        plausible, "city, code id, pseudonym, issue time and status index are plausible")
+        if status_list is None:
+            plausible.append(f"{probe.name}: the trust set holds no status list of {city:06d}")
+        elif c.status_index >= status_list.size:
+            plausible.append(f"{probe.name}: status index {c.status_index} beyond the list of {status_list.size}")
+    add("claims", "claims are present and plausible (city, audience, code id, 16-byte pseudonym, issue time, status "
+        "index inside the city's list)", plausible,
+        "city, audience, code id, pseudonym, issue time and status index are plausible")
     add("expiry policy", f"lifetime between 1 s and the policy's {policy.max_ttl_s} s",
         [f"{p.name}: lifetime {c.expires_at - c.issued_at} s" for p, c in issued
          if not 0 < c.expires_at - c.issued_at <= policy.max_ttl_s],
@@ -223,7 +248,7 @@ def _code_checks(issued: list[tuple[_Probe, Any]], verifier: Any, city: int, pol
 
 
 def _alphanumeric(code: str) -> bool:
-    return code.startswith("CC1:") and all(ch in BASE45_ALPHABET for ch in code)
+    return code.startswith(CODE_PREFIX) and all(ch in BASE45_ALPHABET for ch in code[len(CODE_PREFIX):])
 
 
 def _kid(code: str) -> bytes:

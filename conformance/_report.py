@@ -67,7 +67,9 @@ def report_for_run(result: RunResult, *, title: str = "citycredit conformance re
         why = "; ".join(outcome.problems)
         if outcome.known_reason and outcome.status == "known":
             why = f"known failure: {outcome.known_reason}" + (f" ({why})" if why else "")
-        checks.append(Check(outcome.case.layer, outcome.case.name, outcome.status, why, outcome.case.description))
+        spec = outcome.case.spec
+        description = f"{outcome.case.description} ({spec})" if spec else outcome.case.description
+        checks.append(Check(outcome.case.layer, outcome.case.name, outcome.status, why, description))
     checks += [Check("known failures", name, "fail", "listed in the known failures file but no such case exists")
                for name in result.stale_known_failures]
     return Report(title=title, subject=result.implementation, facts=facts, checks=checks)

@@ -1,20 +1,22 @@
 """Run the vectors against an implementation of the CLI protocol and judge each answer.
 
-An implementation is a command line (`Implementation.argv`); each verify or check
-case runs it once in a subprocess with a timeout, several at a time on a thread
-pool, and compares its exit code and JSON with the vector's expected result.
-Adapter tables run in process against the scheme registry (they are not part of
-the verify/check protocol). Known failures come from a data file; one that
-passes is reported as an error so that the file shrinks as fixes land.
+An implementation is a command line (`Implementation.argv`). A case runs its steps in
+order, each one call of the implementation in a subprocess with a timeout, sharing one
+fresh `--state` folder when the case has state; cases run several at a time on a
+thread pool. Each answer (exit code and JSON) is compared with the step's expected
+result, and a case stops at its first step that does not conform. Adapter tables run
+in process against the scheme registry (they are not part of the verify/check
+protocol). Known failures come from a data file; one that passes is reported as an
+error so that the file shrinks as fixes land.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,7 +31,7 @@ from typing import Any, TextIO
 
 from citycredit.adapters import load_registry
 
-from ._format import LAYERS, Case, iter_cases, load_vectors
+from ._format import LAYERS, Case, Step, Vector, iter_cases, load_vectors
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -47,6 +49,8 @@ DEFAULT_TIMEOUT_S = 30.0
 KNOWN_FAILURES_FORMAT = "citycredit-known-failures/1"
 _KNOWN_FAILURES = Path(__file__).resolve().parent / "known_failures.json"
 _OUTPUT_LIMIT = 2000  # characters of stdout/stderr kept for a report
+# A step's outcome before it is given its case.
+_NO_CASE = Case(name="", layer="", kind="", description="", negative=False, vector=Vector(Path(), {}))
 
 
 @dataclass(frozen=True)
@@ -176,47 +180,47 @@ def _error_code(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def judge_protocol(case: Case, exit_code: int, stdout: str) -> list[str]:
+_INSTANTS = ("issued_at", "expires_at")
+
+
+def judge_protocol(step: Step, exit_code: int, stdout: str) -> list[str]:
     """Everything wrong with one verify/check answer (empty when it conforms)."""
-    expected = case.expected
+    expected = step.expected
     want = expected["result"]
     problems = []
     if exit_code != expected["exit"]:
         problems.append(f"exit code {exit_code}, expected {expected['exit']}")
     doc, why = _parse_stdout(stdout)
     errors = want.get("error") or []
-    needs_json = expected["exit"] in (0, 1) or bool(errors)
     if doc is None:
-        if needs_json:
-            problems.append(why or "no JSON")
+        problems.append(why or "no JSON")
         return problems
     if errors:
         got = _error_code(doc.get("error"))
         if got not in errors:
             problems.append(f"error {got!r}, expected {' or '.join(errors)}")
     if expected["exit"] == 2:
-        return problems  # a refused bundle: nothing more is owed
+        return problems  # a refused trust set or a bad offer id: nothing more is owed
     for key, value in want.items():
         if key == "error":
             continue
         got_value = doc.get(key)
-        if key == "expires_at":
+        if key in _INSTANTS:
             if _instant(got_value) is None or _instant(got_value) != _instant(value):
-                problems.append(f"expires_at {got_value!r}, expected {value!r}")
+                problems.append(f"{key} {got_value!r}, expected {value!r}")
         elif got_value != value:
             problems.append(f"{key} {got_value!r}, expected {value!r}")
-    if case.kind == "verify" and want.get("valid") is True and doc.get("error") is not None:
+    if step.command == "verify" and want.get("valid") is True and doc.get("error") is not None:
         problems.append(f"error {doc.get('error')!r} on a valid code")
     return problems
 
 
-def judge_adapter_row(case: Case, rate: Callable[[Mapping[str, Any]], tuple[str, str]]) -> list[str]:
+def judge_adapter_row(row: Mapping[str, Any], rate: Callable[[Mapping[str, Any]], tuple[str, str]]) -> list[str]:
     """Compare a mapping function's answer for one adapter row. `rate` returns (tier name, band)
     or raises an exception carrying a catalogue `code`."""
-    assert case.row is not None
-    expected = case.row["expected"]
+    expected = row["expected"]
     try:
-        tier, band = rate(case.row["record"])
+        tier, band = rate(row["record"])
     except Exception as exc:
         code = getattr(exc, "code", type(exc).__name__)
         if "error" in expected:
@@ -235,19 +239,6 @@ def judge_adapter_row(case: Case, rate: Callable[[Mapping[str, Any]], tuple[str,
 # --- running ---------------------------------------------------------------------------------------
 
 
-def _protocol_args(case: Case, workdir: Path) -> list[str]:
-    vector = case.vector
-    context = vector.doc["context"]
-    argv = [case.kind, "--bundle", str(vector.file(context["bundle"])), "--at", context["clock"]]
-    if case.kind == "check":
-        argv += ["--offer", context["offer"]]
-    if "state" in context:
-        state = workdir / "state.json"  # a fresh copy: the implementation may move it forward
-        shutil.copyfile(vector.file(context["state"]), state)
-        argv += ["--state", str(state)]
-    return [*argv, "--", vector.code()]
-
-
 _IN_PROCESS = threading.Lock()
 
 
@@ -261,30 +252,46 @@ def _call_in_process(main: Callable[[list[str]], int], argv: list[str]) -> tuple
     return code, stdout.getvalue(), stderr.getvalue()
 
 
-def _run_protocol_case(case: Case, implementation: Implementation) -> Outcome:
-    with tempfile.TemporaryDirectory(prefix="citycredit-case-") as tmp:
-        args = _protocol_args(case, Path(tmp))
-        argv = [*implementation.argv, *args]
-        started = time.perf_counter()
-        if implementation.main is not None:
-            code, out, err = _call_in_process(implementation.main, [*implementation.main_argv, *args])
-            problems = judge_protocol(case, code, out)
-            return Outcome(case, "fail" if problems else "pass", problems, argv, code, out[:_OUTPUT_LIMIT],
-                           err[:_OUTPUT_LIMIT], time.perf_counter() - started)
+def _run_step(step: Step, state: Path | None, implementation: Implementation) -> tuple[Outcome, list[str]]:
+    """One call of the implementation and what is wrong with its answer."""
+    args = step.arguments(state)
+    argv = [*implementation.argv, *args]
+    started = time.perf_counter()
+    if implementation.main is not None:
+        code, out, err = _call_in_process(implementation.main, [*implementation.main_argv, *args])
+    else:
         env = None if implementation.env is None else {**os.environ, **implementation.env}
         try:
-            proc = subprocess.run(argv, capture_output=True, timeout=implementation.timeout_s, env=env,
-                                  check=False)
+            proc = subprocess.run(argv, capture_output=True, timeout=implementation.timeout_s, env=env, check=False)
         except subprocess.TimeoutExpired:
-            return Outcome(case, "fail", [f"timed out after {implementation.timeout_s:g} s"], argv,
-                           seconds=time.perf_counter() - started)
+            return Outcome(_NO_CASE, "fail", argv=argv, seconds=time.perf_counter() - started), [
+                f"timed out after {implementation.timeout_s:g} s"]
         except OSError as exc:
-            return Outcome(case, "fail", [f"cannot run the implementation: {exc}"], argv)
-    stdout = proc.stdout.decode("utf-8", "replace")
-    stderr = proc.stderr.decode("utf-8", "replace")
-    problems = judge_protocol(case, proc.returncode, stdout)
-    return Outcome(case, "fail" if problems else "pass", problems, argv, proc.returncode, stdout[:_OUTPUT_LIMIT],
-                   stderr[:_OUTPUT_LIMIT], time.perf_counter() - started)
+            return Outcome(_NO_CASE, "fail", argv=argv), [f"cannot run the implementation: {exc}"]
+        code, out, err = proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+    problems = judge_protocol(step, code, out)
+    return Outcome(_NO_CASE, "fail" if problems else "pass", argv=argv, exit_code=code, stdout=out[:_OUTPUT_LIMIT],
+                   stderr=err[:_OUTPUT_LIMIT], seconds=time.perf_counter() - started), problems
+
+
+def _run_protocol_case(case: Case, implementation: Implementation) -> Outcome:
+    """Run a case's steps in order, with one fresh `--state` folder when the case has state; stop at the first
+    step that does not conform."""
+    steps = case.steps
+    seconds = 0.0
+    with tempfile.TemporaryDirectory(prefix="citycredit-case-") as tmp:
+        state = Path(tmp) / "state" if case.vector.state else None
+        if state is not None:
+            state.mkdir()
+        for number, step in enumerate(steps, start=1):
+            last, problems = _run_step(step, state, implementation)
+            seconds += last.seconds
+            if problems:
+                if len(steps) > 1:
+                    problems = [f"step {number} of {len(steps)}: {p}" for p in problems]
+                break
+    return dataclasses.replace(last, case=case, status="fail" if problems else "pass", problems=problems,
+                               seconds=seconds)
 
 
 def _adapter_rater(schemes_dir: Path | None) -> Callable[[Case], list[str]]:
@@ -301,7 +308,8 @@ def _adapter_rater(schemes_dir: Path | None) -> Callable[[Case], list[str]]:
             rating = scheme.map(record)
             return rating.tier.name, rating.band
 
-        return judge_adapter_row(case, rate)
+        assert case.row is not None
+        return judge_adapter_row(case.row, rate)
 
     return run
 

@@ -1,51 +1,39 @@
-"""The citycredit gateway: gRPC and REST over the one verification core, with persistence and auth.
+"""The citycredit gateway: the alliance's public trust set, verification, eligibility and redemption.
+
+The gateway holds no city's key, no pseudonym secret and no governance key: it serves what
+the cities and the governance signed, verifies every upload against the trust it already
+has, adds only its own snapshot and timestamp signatures, records redemptions exactly
+once and keeps the append-only log whose heads the cities countersign.
 
 Start one replica from code (tests, benchmarks, scripts)::
 
-    from citycredit.gateway import GatewayConfig, gateway_in_thread, running_gateway
+    from citycredit.gateway import GatewayConfig, gateway_in_thread
 
-    config = GatewayConfig(home=tmp / "home", grpc_port=0, http_port=0)   # 0 = free ephemeral ports
-    with gateway_in_thread(config) as gw:                                 # synchronous callers
+    config = GatewayConfig(home=D / "gateway", grpc_port=0, http_port=0)   # 0 = free ephemeral ports
+    with gateway_in_thread(config) as gw:
         httpx.post(f"{gw.http_url}/v1/codes:verify", json={"code": code})
         grpc.insecure_channel(gw.grpc_target)
-        gw.token(330100, "merchant")                                      # seeded credentials
 
-    async with running_gateway(config) as gw:                             # asynchronous callers
-        ...
+    await serve(config)               # one process until SIGTERM/SIGINT; `supervise` runs N workers
 
-    await serve(config)               # what `citycredit up` runs: until SIGTERM/SIGINT, then graceful
-
-`GatewayConfig` (frozen) holds the home directory, database URL (SQLite file
-`gateway.db` in the home by default; `postgresql://…` uses psycopg 3), host,
-ports, limits and the clock; `GatewayConfig.from_env()` reads `CITYCREDIT_*`
-variables. An empty database is migrated (Alembic, in-process) and seeded from
-the home directory, creating the demo alliance there first if it holds none; the
-seeded tokens land in `D/credentials.json` (see `citycredit.gateway.seed`).
-
-REST (OpenAPI at /docs; errors are RFC 9457 problem+json with a `code`):
-
-    GET  /v1/trust-bundle[?format=json]          public; protobuf, ETag = version, If-None-Match → 304
-    POST /v1/codes:verify                        public; {"code", "at"?} → the CLI's verify JSON
-    POST /v1/codes:batchVerify                   public; {"codes": [...], "at"?}
-    GET  /v1/offers[?city=]                      public
-    POST /v1/eligibility:check                   public; {"code", "offer_id", "at"?} → decision JSON
-    POST /v1/redemptions                         merchant key; {"code", "offer_id", "idempotency_key"}
-    POST /v1/cities/{city}/codes                 city office; {"holder_ref", "local_record", "ttl_s"?}
-    POST /v1/cities/{city}/keys                  city office; {"algorithm", "spki" | "generate": true}
-    POST /v1/cities/{city}/keys/{kid}:retire     city office; {"not_after"?}
-    POST /v1/offers                              city office; an offer of its own city
-    POST /v1/cities/{city}/revocations           city office; {"status_indexes", "holders"}
-    POST /v1/cities/{city}/merchant-keys         city office; → {"id", "token"} (shown once)
-    POST /v1/credentials/{id}:revoke             city office of the credential's city
-    GET  /healthz, GET /metrics                  operations (Prometheus text)
-    GET  /, /merchant, /office                   web pages, when `citycredit.gateway.web` is installed
-
-gRPC serves the `citycredit.v1` services of `proto/citycredit/v1/service.proto`
-with health checking and reflection; credentials go in `authorization` metadata.
+`GatewayConfig` (pydantic-settings: flags or `CITYCREDIT_*` variables) holds the home (the
+gateway's own directory: its key store `keys/`, `anchor.json`, `seed.json`, the SQLite
+database by default), the database URL, ports, limits and the clock. An empty database is
+migrated (Alembic, in-process) and seeded from the public trust set in `seed` (default
+`home/../repository`) and the credentials in `seed.json`. The REST routes are listed in
+`citycredit.gateway.rest`, the gRPC services in `citycredit.gateway.grpc_service`.
 """
 
+import os
+
+# gRPC's C core writes its own lines to stderr, in its own format, bypassing Python's logging; a gateway's
+# stderr is JSON lines only (`logs`), and every gRPC failure reaches the Python side as a status anyway. So
+# the core stays quiet unless an operator asks (GRPC_VERBOSITY=ERROR or DEBUG, for a transport problem).
+# It is read when grpc is first imported, hence before the imports below.
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
 from citycredit.gateway.config import GatewayConfig
-from citycredit.gateway.seed import load_credentials
+from citycredit.gateway.replica import Replica
 from citycredit.gateway.server import Gateway, gateway_in_thread, running_gateway, serve
 
-__all__ = ["Gateway", "GatewayConfig", "gateway_in_thread", "load_credentials", "running_gateway", "serve"]
+__all__ = ["Gateway", "GatewayConfig", "Replica", "gateway_in_thread", "running_gateway", "serve"]

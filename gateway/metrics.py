@@ -1,91 +1,90 @@
-"""Prometheus text exposition (format 0.0.4) for a handful of counters, gauges and histograms."""
+"""The gateway's metrics, on prometheus_client; one scrape shows every worker of `citycredit up --workers N`.
+
+A gateway of several worker processes runs prometheus_client's multiprocess mode: the
+supervisor points `PROMETHEUS_MULTIPROC_DIR` at a fresh directory before it spawns the
+workers, each worker's counters and histograms live in files there, and `/metrics` on
+any worker sums them (gauges: the highest value, or one line per process for
+`citycredit_worker_info`). A gateway of one process keeps them in its own registry.
+"""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable
+import os
+from typing import Any
 
-__all__ = ["Metrics"]
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
-_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+__all__ = ["CONTENT_TYPE", "MULTIPROC_ENV", "Metrics"]
 
-_HELP = {
-    "citycredit_requests_total": ("counter", "Requests served, by surface, operation and outcome code."),
-    "citycredit_request_seconds": ("histogram", "Request latency in seconds, by surface and operation."),
-    "citycredit_verifications_total": ("counter", "Codes verified, by result (valid or the error code)."),
-    "citycredit_redemptions_total": ("counter", "Redemption answers, by eligibility and replay."),
-    "citycredit_codes_issued_total": ("counter", "Codes issued with gateway-held keys, by city."),
-    "citycredit_bundles_published_total": ("counter", "Trust bundles this replica published."),
-    "citycredit_bundle_version": ("gauge", "Version of the trust bundle this replica serves."),
-    "citycredit_process_info": ("gauge", "This replica's worker number (0: not a worker) and process id."),
-}
-
-Labels = tuple[tuple[str, str], ...]
-
-
-def _labels(labels: dict[str, str]) -> Labels:
-    return tuple(sorted(labels.items()))
-
-
-def _render_labels(labels: Iterable[tuple[str, str]]) -> str:
-    parts = [f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34)).replace(chr(10), "")}"'
-             for k, v in labels]
-    return "{" + ",".join(parts) + "}" if parts else ""
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class Metrics:
-    """Thread-safe in-process metrics of one replica."""
+    """The gateway's counters, histograms and gauges (children cached: a label look-up per request is not free)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: dict[tuple[str, Labels], float] = {}
-        self._histograms: dict[tuple[str, Labels], list[float]] = {}
+        self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
+        self._registry = CollectorRegistry(auto_describe=True)
+        registry = None if self.multiprocess else self._registry
+        self.requests = Counter("citycredit_requests", "Requests served, by surface, operation and outcome code.",
+                                ["surface", "op", "code"], registry=registry)
+        self.latency = Histogram("citycredit_request_seconds", "Request latency, by surface and operation.",
+                                 ["surface", "op"], buckets=_BUCKETS_S, registry=registry)
+        self.verifications = Counter("citycredit_verifications", "Codes verified, by result (valid or the error).",
+                                     ["result"], registry=registry)
+        self.redemptions = Counter("citycredit_redemptions", "Redemption answers, by eligibility and replay.",
+                                   ["eligible", "replayed"], registry=registry)
+        self.uploads = Counter("citycredit_uploads", "Signed uploads, by kind and outcome code.", ["kind", "code"],
+                               registry=registry)
+        self.snapshot_version = Gauge("citycredit_trust_snapshot_version", "Snapshot version this gateway serves.",
+                                      registry=registry, multiprocess_mode="max")
+        self.log_size = Gauge("citycredit_log_size", "Entries in the transparency log.", registry=registry,
+                              multiprocess_mode="max")
+        self.worker = Gauge("citycredit_worker_info", "1 per serving worker, labelled with its number.", ["worker"],
+                            registry=registry, multiprocess_mode="livesum")
+        self._children: dict[tuple[Any, ...], Any] = {}
 
-    def inc(self, name: str, value: float = 1.0, **labels: str) -> None:
-        key = (name, _labels(labels))
-        with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + value
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
-    def set(self, name: str, value: float, **labels: str) -> None:
-        with self._lock:
-            self._values[(name, _labels(labels))] = float(value)
+    def request(self, surface: str, op: str, code: str, seconds: float) -> None:
+        self._child(self.requests, surface, op, code).inc()
+        self._child(self.latency, surface, op).observe(seconds)
 
-    def observe(self, name: str, value: float, **labels: str) -> None:
-        """Histogram: one count per bucket, then sum and count."""
-        key = (name, _labels(labels))
-        with self._lock:
-            row = self._histograms.setdefault(key, [0.0] * (len(_BUCKETS_S) + 2))
-            for i, bound in enumerate(_BUCKETS_S):
-                if value <= bound:
-                    row[i] += 1
-            row[-2] += value
-            row[-1] += 1
+    def verification(self, result: str) -> None:
+        self._child(self.verifications, result).inc()
 
-    def value(self, name: str, **labels: str) -> float:
-        with self._lock:
-            return self._values.get((name, _labels(labels)), 0.0)
+    def redemption(self, *, eligible: bool, replayed: bool) -> None:
+        self._child(self.redemptions, str(eligible).lower(), str(replayed).lower()).inc()
 
-    def render(self) -> str:
-        with self._lock:
-            values = sorted(self._values.items())
-            histograms = sorted((k, list(v)) for k, v in self._histograms.items())
-        lines: list[str] = []
-        described: set[str] = set()
+    def upload(self, kind: str, code: str) -> None:
+        self._child(self.uploads, kind, code).inc()
 
-        def describe(name: str) -> None:
-            if name not in described:
-                kind, text = _HELP.get(name, ("untyped", name))
-                lines.extend([f"# HELP {name} {text}", f"# TYPE {name} {kind}"])
-                described.add(name)
+    def render(self) -> bytes:
+        """The Prometheus text exposition: this process's metrics, or every worker's summed."""
+        if not self.multiprocess:
+            return bytes(generate_latest(self._registry))
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # unannotated upstream
+        return bytes(generate_latest(registry))
 
-        for (name, labels), value in values:
-            describe(name)
-            lines.append(f"{name}{_render_labels(labels)} {value:g}")
-        for (name, labels), row in histograms:
-            describe(name)
-            for bound, count in zip(_BUCKETS_S, row, strict=False):
-                lines.append(f"{name}_bucket{_render_labels((*labels, ('le', f'{bound:g}')))} {count:g}")
-            lines.append(f"{name}_bucket{_render_labels((*labels, ('le', '+Inf')))} {row[-1]:g}")
-            lines.append(f"{name}_sum{_render_labels(labels)} {row[-2]:g}")
-            lines.append(f"{name}_count{_render_labels(labels)} {row[-1]:g}")
-        return "\n".join(lines) + "\n"
+    @staticmethod
+    def process_gone(pid: int) -> None:
+        """Forget a worker that exited (its live gauges); counters it wrote stay in the sums."""
+        if os.environ.get(MULTIPROC_ENV):
+            multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]  # unannotated upstream
+

@@ -1,119 +1,122 @@
 """The gateway's tables (SQLModel). The Alembic migrations in `migrations/` create exactly these.
 
-The alliance state is stored whole, as `Alliance.to_json()`, one row per published
-version, beside the signed bundle of that version. The core's `Alliance` is the one
-model of the authority-side state; keeping its canonical JSON means the gateway never
-drifts from it when the core grows a field, every version stays inspectable for
-audits, and the primary key on `version` is what makes two replicas publishing at once
-safe: the second insert of the same version fails and that replica retries on top of the
-first. Admin changes are rare and small (a status list compresses to a few hundred
-bytes), so rewriting the state per version costs nothing that matters.
+The gateway keeps only public or hashed data: the trust set as the parties signed it
+(`trust_files`, `trust_state`, `status_lists`), credential token hashes and the grants
+that vouch for them, redemptions and their idempotent answers, the presentations it has
+seen (replay), and the transparency log. No private key and no pseudonym secret of any
+city is stored here; the gateway's own online keys live in its key store.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, text
 from sqlmodel import Field, SQLModel
 
 __all__ = [
-    "AllianceState",
-    "AuditEntry",
-    "AuditHead",
-    "AuditPending",
-    "BundleRow",
-    "CityKeyRow",
-    "CitySecretRow",
     "CredentialRow",
     "IdempotencyRow",
-    "IssuedCodeRow",
+    "LogEntryRow",
+    "LogHeadRow",
+    "LogPendingRow",
+    "LogWitnessRow",
+    "PresentationRow",
+    "RateWindowRow",
     "RedemptionRow",
+    "StatusListRow",
+    "TrustFileRow",
+    "TrustStateRow",
 ]
 
 
-class AllianceState(SQLModel, table=True):
-    __tablename__ = "alliance_state"
+class TrustFileRow(SQLModel, table=True):
+    """One immutable file of the trust set, by the path it is served at (`3.snapshot.json`, `targets/…`)."""
 
-    version: int = Field(primary_key=True)
-    state_json: str = Field(sa_column=Column(Text, nullable=False))
-    created_at_s: int = Field(sa_type=BigInteger)
+    __tablename__ = "trust_files"
 
-
-class BundleRow(SQLModel, table=True):
-    __tablename__ = "bundles"
-
-    version: int = Field(primary_key=True)
+    path: str = Field(primary_key=True)
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    digest: str
-    issued_at_s: int = Field(sa_type=BigInteger)
-    expires_at_s: int = Field(sa_type=BigInteger)
-
-
-class CityKeyRow(SQLModel, table=True):
-    """A city signing key the gateway holds for a city without an issuing system of its own."""
-
-    __tablename__ = "city_keys"
-
-    kid: str = Field(primary_key=True)
-    city: int = Field(index=True)
-    algorithm: str
-    private_pem: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at_s: int = Field(sa_type=BigInteger)
 
 
-class CitySecretRow(SQLModel, table=True):
-    """The pseudonym secret of a city whose codes the gateway issues."""
+class TrustStateRow(SQLModel, table=True):
+    """The current timestamp (the only mutable file) and the versions it names; the row publishers lock."""
 
-    __tablename__ = "city_secrets"
+    __tablename__ = "trust_state"
+
+    id: int = Field(primary_key=True)
+    timestamp: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    timestamp_version: int = Field(sa_type=BigInteger)
+    snapshot_version: int = Field(sa_type=BigInteger)
+    updated_at_s: int = Field(sa_type=BigInteger)
+
+
+class StatusListRow(SQLModel, table=True):
+    """A version of a city's status list as its status key signed it, and what changed from the one before.
+
+    Only the newest version keeps its list (`list_zlib`; empty in older rows); every version of the
+    history window keeps the indexes it changed, so a delta from any of them is the union of the
+    changes since, with the statuses of the newest list.
+    """
+
+    __tablename__ = "status_lists"
 
     city: int = Field(primary_key=True)
-    secret: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    version: int = Field(primary_key=True, sa_type=BigInteger)
+    # The serialized SignedPart (the head) and the zlib-compressed list.
+    head: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    list_zlib: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at_s: int = Field(sa_type=BigInteger)
+    # The version this one follows and the indexes that differ from it (uint32 little-endian each);
+    # None for a version the gateway saw first (seeded, or after a gap).
+    previous_version: int | None = Field(default=None, sa_type=BigInteger)
+    changed: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 class CredentialRow(SQLModel, table=True):
-    """A city-office credential or a merchant API key; only the SHA-256 of the token is kept."""
+    """A city-office credential or a merchant key; only the SHA-256 of the token is kept.
+
+    A merchant credential exists only under a grant its city signed (kept in `grant`).
+    """
 
     __tablename__ = "credentials"
 
     id: str = Field(primary_key=True)
     kind: str  # "city_office" or "merchant"
     city: int = Field(index=True)
-    venue: str | None = None
+    # Venues a merchant key may redeem at, newline-separated; empty: every venue of its city.
+    venues: str = ""
+    merchant_id: str = ""
     label: str = ""
     token_hash: str = Field(unique=True)
     created_at_s: int = Field(sa_type=BigInteger)
-    created_by: str = ""
     revoked_at_s: int | None = Field(default=None, sa_type=BigInteger)
-
-
-class IssuedCodeRow(SQLModel, table=True):
-    """What the gateway issued: enough to avoid reusing live status indexes and to revoke, no identities."""
-
-    __tablename__ = "issued_codes"
-
-    code_id: str = Field(primary_key=True)
-    city: int = Field(index=True)
-    holder: str
-    status_index: int
-    tier: str
-    issued_at_s: int = Field(sa_type=BigInteger)
-    expires_at_s: int = Field(sa_type=BigInteger)
-    issued_by: str
+    grant: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 class RedemptionRow(SQLModel, table=True):
-    """One spent benefit. The unique slot is what makes double-spending impossible."""
+    """One spent benefit. The unique live slot is what makes double-spending impossible; a voided
+    redemption keeps its row and frees its slot."""
 
     __tablename__ = "redemptions"
-    __table_args__ = (UniqueConstraint("offer_id", "holder", "period_key", "slot", name="uq_redemption_slot"),)
+    __table_args__ = (Index("uq_redemption_live_slot", "offer_id", "holder", "period_key", "slot", unique=True,
+                            sqlite_where=text("voided_at_s IS NULL"), postgresql_where=text("voided_at_s IS NULL")),)
 
     id: str = Field(primary_key=True)
     offer_id: str
+    # The holder's pseudonym for the host city (hex): quotas count per holder, nobody learns who it is.
     holder: str
     period_key: str
-    slot: int
-    city: int
-    credential_id: str
+    slot: int = Field(sa_type=BigInteger)
+    # The host city (the offer's) and the holder's home city, tier and the venue: what dashboards count.
+    city: int = Field(index=True)
+    home_city: int
+    tier: str
+    venue: str = ""
+    credential_id: str = Field(index=True)
+    # When the benefit was given (a redemption recorded offline comes later) and when it was stored.
+    at_s: int = Field(sa_type=BigInteger)
     created_at_s: int = Field(sa_type=BigInteger)
+    voided_at_s: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class IdempotencyRow(SQLModel, table=True):
@@ -128,40 +131,70 @@ class IdempotencyRow(SQLModel, table=True):
     created_at_s: int = Field(sa_type=BigInteger)
 
 
-class AuditEntry(SQLModel, table=True):
-    __tablename__ = "audit_log"
+class PresentationRow(SQLModel, table=True):
+    """A presentation accepted at a venue, kept until its window closes (replay refusal across replicas)."""
 
-    seq: int = Field(primary_key=True)
-    at_s: int = Field(sa_type=BigInteger)
-    actor: str
-    action: str
-    city: int | None = None
-    subject: str | None = None
-    details: str = Field(sa_column=Column(Text, nullable=False))
-    prev_hash: str
-    hash: str
+    __tablename__ = "presentations"
 
-
-class AuditHead(SQLModel, table=True):
-    """The chain's last seq and hash: the row appenders lock, and what catches a removed tail."""
-
-    __tablename__ = "audit_head"
-
-    id: int = Field(primary_key=True)
-    seq: int
-    hash: str
+    # Where it was seen: a venue, or "redeem/<offer id>" for a redemption.
+    venue: str = Field(primary_key=True)
+    presentation: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    until_s: int = Field(sa_type=BigInteger, index=True)
+    # Who may present it again (a redemption retried under its idempotency key); None: nobody.
+    owner: str | None = None
 
 
-class AuditPending(SQLModel, table=True):
-    """An audit record written with its redemption, waiting to be linked into the chain (see `audit`)."""
+class RateWindowRow(SQLModel, table=True):
+    """What the replicas together spent of one rate-limit key in one minute (PostgreSQL only)."""
 
-    __tablename__ = "audit_pending"
+    __tablename__ = "rate_windows"
 
-    id: str = Field(primary_key=True)  # the redemption id: one record per redemption
-    at_s: int = Field(sa_type=BigInteger)
-    actor: str
-    action: str
-    city: int | None = None
-    subject: str | None = None
-    details: str = Field(sa_column=Column(Text, nullable=False))
-    hash: str
+    key: str = Field(primary_key=True)
+    window_start_s: int = Field(primary_key=True, sa_type=BigInteger)
+    spent: float
+
+
+class LogEntryRow(SQLModel, table=True):
+    """A leaf of the transparency log (RFC 9162 style): its canonical JSON, in append order from 0."""
+
+    __tablename__ = "log_entries"
+
+    index: int = Field(primary_key=True, sa_type=BigInteger)
+    kind: str
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at_s: int = Field(sa_type=BigInteger)
+
+
+class LogPendingRow(SQLModel, table=True):
+    """An entry written with a redemption in its own statement, waiting to be appended to the log."""
+
+    __tablename__ = "log_pending"
+
+    id: str = Field(primary_key=True)
+    kind: str
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at_s: int = Field(sa_type=BigInteger, index=True)
+
+
+class LogHeadRow(SQLModel, table=True):
+    """A signed tree head: the log's size and root, signed by the gateway's timestamp key."""
+
+    __tablename__ = "log_heads"
+
+    size: int = Field(primary_key=True, sa_type=BigInteger)
+    root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    timestamp_s: int = Field(sa_type=BigInteger)
+    # The serialized SignedPart over the head.
+    signed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LogWitnessRow(SQLModel, table=True):
+    """A city issuer's countersignature of a tree head (after checking it is consistent with the last one)."""
+
+    __tablename__ = "log_witnesses"
+
+    size: int = Field(primary_key=True, sa_type=BigInteger)
+    city: int = Field(primary_key=True)
+    signed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at_s: int = Field(sa_type=BigInteger)

@@ -1,71 +1,100 @@
-"""The REST surface (FastAPI): the same operations as the gRPC services, JSON in and out.
+"""The REST surface (FastAPI): the gateway's operations as JSON, the trust set as files, uploads as signed bodies.
 
-Errors are RFC 9457 `application/problem+json` with the catalogue `code`; a bad
-request is always a 4xx naming its code, never a 500 or a stack trace. Bodies
-over `max_body_bytes` are refused with 413 before any parsing.
+Errors are RFC 9457 `application/problem+json` with the catalogue `code`; a bad request
+is a 4xx naming its code, never a 500 or a stack trace. In front of the routes, one small
+ASGI layer (`Edge`) applies what every request pays: the client's rate limit, the body
+limit (413 before any parsing; uploads may be larger than other bodies), and the access
+log and metrics. The hot routes (verify, redeem) take the raw request and validate the
+JSON bytes with the same strict models as the others.
 
-The two hot endpoints, verify and redeem, take the raw request: their body model
-validates the JSON bytes directly (`model_validate_json`, the same strict model and
-the same 400s as the other routes), verification runs on the event loop (it does no
-I/O), a redemption makes one hop to the service's worker threads for credentials,
-body and database together, and the answer is sent as the bytes it was stored as.
+    GET  /v1/trust/{path}                       public: the TUF repository (timestamp.json, 3.snapshot.json …)
+    GET  /v1/cities/{city}/status-list          public: StatusListUpdate (protobuf), ?since=N for a delta;
+                                                ETag, If-None-Match -> 304
+    GET  /v1/alliance                           public: the members, their issuers, versions (JSON)
+    POST /v1/codes:verify, /v1/codes:batchVerify, GET /v1/offers, POST /v1/eligibility:check   public
+    POST /v1/redemptions                        merchant key; Idempotency-Key header
+    POST /v1/redemptions/{id}:void, GET /v1/redemptions, GET /v1/merchant   merchant key
+    PUT  /v1/cities/{city}/parts, /status-list, /merchant-grants   city office; signed by the city
+    PUT  /v1/agreements/{id}                    city office of a bound city; signed by every bound city
+    PUT  /v1/governance                         the governance threshold's signatures
+    GET  /v1/cities/{city}/redemption-figures, /v1/cities/{city}/merchants   city office
+    GET  /v1/log/...                            the transparency log (heads, proofs, entries)
+    GET  /healthz, /metrics, /docs              operations
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
-import orjson
-from citycredit.core import Offer, describe, from_json, iso, parse_time_s, to_json, verification_to_json
+from citycredit.core import MAX_TRUST_FILE_BYTES, describe, iso, to_json, verification_to_json
 from citycredit.errors import (
+    BundleMalformedError,
     CityCreditError,
+    CityUnknownError,
     InvalidArgumentError,
     NotFoundError,
-    PayloadTooLargeError,
-    RateLimitedError,
 )
 from citycredit.gateway import web
-from citycredit.gateway.auth import Principal, bearer_token
-from citycredit.gateway.service import GatewayService, spki_from_b64
-from fastapi import Depends, FastAPI, Header, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
+from citycredit.gateway.credentials import Principal
+from citycredit.gateway.http import (
+    PROTOBUF,
+    Edge,
+    at_time,
+    b64_files,
+    bearer_token,
+    etag_matches,
+    install_error_handlers,
+    json_body,
+    json_response,
+    parse_json,
+    problems,
+    protobuf_body,
+)
+from citycredit.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from citycredit.gateway.replica import Replica
+from citycredit.gateway.transparency import log_router
+from fastapi import FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from tuf.api.metadata import Metadata, Root, Signed, Targets
+from tuf.api.serialization import DeserializationError
 
-__all__ = ["PROBLEM_JSON", "build_app", "problem"]
+__all__ = ["build_app"]
 
 log = logging.getLogger("citycredit.gateway.access")
-PROBLEM_JSON = "application/problem+json"
-PROTOBUF = "application/x-protobuf"
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+STATUS_VERSION_HEADER = "X-Status-List-Version"
+# A request body costs its client one rate-limit token per this many bytes past the first (a code is ~250 bytes:
+# a batch of N codes costs about what N single verifications do).
+BODY_BYTES_PER_TOKEN = 256
+# Codes of a batch verified between two turns of the event loop (a few milliseconds of work).
+BATCH_SLICE = 16
 Body = TypeVar("Body", bound=BaseModel)
-FastHandler = Callable[[Headers, bytes], Awaitable[bytes]]  # (request headers, body) -> JSON answer
+_T = TypeVar("_T")
 
 # --- request bodies --------------------------------------------------------------------------------
 
 _Strict = ConfigDict(extra="forbid", strict=True)
 Time = StrictInt | StrictStr | None
+Venue = Annotated[StrictStr, Field(max_length=128)]
 
 
 class VerifyBody(BaseModel):
     model_config = _Strict
     code: StrictStr
     at: Time = None
+    venue: Venue = ""
 
 
 class BatchVerifyBody(BaseModel):
     model_config = _Strict
     codes: list[StrictStr]
     at: Time = None
+    venue: Venue = ""
 
 
 class CheckBody(BaseModel):
@@ -73,398 +102,401 @@ class CheckBody(BaseModel):
     code: StrictStr
     offer_id: StrictStr
     at: Time = None
+    venue: Venue = ""
 
 
 class RedeemBody(BaseModel):
     model_config = _Strict
     code: StrictStr
     offer_id: StrictStr
-    idempotency_key: StrictStr
+    # Only for a redemption recorded offline: when it was made (offers that allow it, within 7 days).
+    at: Time = None
 
 
-class IssueBody(BaseModel):
+class SignedFilesBody(BaseModel):
+    """A role's metadata as signed (JSON text) and its part files by target path (base64)."""
+
     model_config = _Strict
-    holder_ref: StrictStr
-    local_record: dict[str, Any]
-    ttl_s: StrictInt = 0
+    role: StrictStr
+    files: dict[StrictStr, StrictStr]
 
 
-class PublishKeyBody(BaseModel):
+class HoldersBody(BaseModel):
     model_config = _Strict
-    algorithm: StrictStr = "ed25519"
-    spki: StrictStr | None = None
-    generate: StrictBool = False
-    not_before: Time = None
+    holders: list[StrictStr]
 
 
-class RetireKeyBody(BaseModel):
+class GovernanceBody(BaseModel):
     model_config = _Strict
-    not_after: Time = None
+    root: StrictStr | None = None
+    targets: StrictStr | None = None
+    files: dict[StrictStr, StrictStr] = {}
 
 
-class HolderRevocationBody(BaseModel):
-    model_config = _Strict
-    holder: StrictStr
-    cutoff: Time = None
-
-
-class RevokeBody(BaseModel):
-    model_config = _Strict
-    status_indexes: list[Annotated[StrictInt, Field(ge=0)]] = []
-    holders: list[HolderRevocationBody] = []
-
-
-class MerchantKeyBody(BaseModel):
-    model_config = _Strict
-    venue: StrictStr | None = None
-    label: StrictStr = ""
-
-
-# --- errors ----------------------------------------------------------------------------------------
-
-
-def problem(err: CityCreditError, instance: str | None = None, *, status: int | None = None) -> JSONResponse:
-    """RFC 9457 problem details for a catalogue error (`status` overrides the catalogue's HTTP status)."""
-    status = status or err.http_status
-    body: dict[str, Any] = {"type": f"urn:citycredit:error:{err.code}", "title": err.title,
-                            "status": status, "detail": err.message, "code": err.code}
-    if instance:
-        body["instance"] = instance
-    headers = {}
-    if isinstance(err, RateLimitedError):
-        headers["Retry-After"] = str(max(1, round(getattr(err, "retry_after_s", 1.0))))
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    async def catalogue(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, CityCreditError)
-        return problem(exc, request.url.path)
-
-    async def validation(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        return problem(_invalid(exc.errors()), request.url.path)
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        if exc.status_code == 404:
-            return problem(NotFoundError(f"no such resource {request.url.path}"), request.url.path)
-        status = exc.status_code if 400 <= exc.status_code < 500 else 400
-        return problem(InvalidArgumentError(str(exc.detail)), request.url.path, status=status)
-
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.error("unhandled error", exc_info=exc, extra={"fields": {"path": request.url.path}})
-        return problem(CityCreditError("the gateway failed to handle this request"), request.url.path)
-
-    app.add_exception_handler(CityCreditError, catalogue)
-    app.add_exception_handler(RequestValidationError, validation)
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(Exception, unexpected)
-
-
-def _invalid(errors: Any) -> InvalidArgumentError:
-    """The first few validation errors as one catalogue error."""
-    parts = []
-    for error in list(errors)[:5]:
-        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{where}: {error.get('msg', 'invalid')}")
-    return InvalidArgumentError("; ".join(parts) or "the request is invalid")
-
-
-def _parse(model: type[Body], headers: Any, body: bytes) -> Body:
-    """A JSON body validated by `model`, as FastAPI would: JSON content (or none declared), strict, 400 if not."""
-    content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
-    if content_type and content_type != "application/json" and not (
-            content_type.startswith("application/") and content_type.endswith("+json")):
-        raise InvalidArgumentError("body: send JSON (Content-Type: application/json)")
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        raise _invalid(exc.errors()) from None
-
-
-def _json_body(model: type[BaseModel]) -> dict[str, Any]:
-    """OpenAPI for a route that parses its own body with `model`."""
-    return {"requestBody": {"required": True,
-                            "content": {"application/json": {"schema": model.model_json_schema()}}}}
-
-
-# --- the edge: body limit, access log, metrics ----------------------------------------------------
-
-
-class EdgeMiddleware:
-    """In front of the FastAPI app: buffers a bounded body (413 past the limit), serves the hot routes,
-    and times, counts and logs every request.
-
-    The hot routes (`fast_routes`: verify and redeem) are answered here from the raw body and headers,
-    without FastAPI's routing, dependency and response layers; FastAPI keeps the same routes, calling the
-    same handlers, for its OpenAPI document. Their errors are the same problem+json answers.
-    """
-
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], *, service: GatewayService,
-                 fast_routes: dict[str, FastHandler]) -> None:
-        self.app = app
-        self.service = service
-        self.limit = service.config.max_body_bytes
-        self.fast_routes = fast_routes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = {"code": 500}
-        fast = self.fast_routes.get(scope["path"]) if scope["method"] == "POST" else None
-
-        async def send_and_record(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        try:
-            replay = await self._bounded_body(scope, receive)
-        except PayloadTooLargeError as exc:
-            await problem(exc, scope.get("path"))(scope, receive, send_and_record)
-        else:
-            if fast is not None:
-                await self._fast(fast, scope, replay, send_and_record)
-            else:
-                await self.app(scope, replay, send_and_record)
-        finally:
-            elapsed = time.perf_counter() - started
-            op = f"{scope['method']} {scope['path'] if fast else getattr(scope.get('route'), 'path', 'unmatched')}"
-            metrics = self.service.metrics
-            metrics.inc("citycredit_requests_total", surface="rest", op=op, code=str(status["code"]))
-            metrics.observe("citycredit_request_seconds", elapsed, surface="rest", op=op)
-            if log.isEnabledFor(logging.INFO):
-                log.info("request", extra={"fields": {"surface": "rest", "method": scope["method"],
-                                                      "path": scope["path"], "status": status["code"],
-                                                      "ms": round(elapsed * 1000, 2)}})
-
-    async def _fast(self, handler: FastHandler, scope: Scope, receive: Receive, send: Send) -> None:
-        message = await receive()
-        body = message.get("body", b"") if message["type"] == "http.request" else b""
-        try:
-            answer = await handler(Headers(scope=scope), body)
-        except CityCreditError as exc:
-            await problem(exc, scope["path"])(scope, receive, send)
-            return
-        except Exception as exc:
-            log.error("unhandled error", exc_info=exc, extra={"fields": {"path": scope["path"]}})
-            await problem(CityCreditError("the gateway failed to handle this request"), scope["path"])(
-                scope, receive, send)
-            return
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(answer)).encode())]})
-        await send({"type": "http.response.body", "body": answer})
-
-    async def _bounded_body(self, scope: Scope, receive: Receive) -> Receive:
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = 0
-                if declared > self.limit:
-                    raise PayloadTooLargeError(f"the body has {declared} bytes; at most {self.limit} are accepted")
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                chunks_done = [message]
-                return _replayer(b"".join(chunks), chunks_done)
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                raise PayloadTooLargeError(f"the body is larger than {self.limit} bytes")
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        return _replayer(b"".join(chunks), [], receive)
-
-
-def _replayer(body: bytes, pending: list[Message], upstream: Receive | None = None) -> Receive:
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        if pending:
-            return pending.pop(0)
-        if upstream is not None:
-            return await upstream()
-        return {"type": "http.disconnect"}
-
-    return receive
+_PUBLIC = problems(400, 413, 429, 503)
+_AUTHENTICATED = problems(400, 401, 403, 404, 413, 429, 503)
+# What a signed upload may be refused with: a bad body (400), a token that is not the city office's (401, 403),
+# a city or delegation that does not exist (404), and signatures, versions or parts the trust set refuses (422).
+_UPLOAD = problems(400, 401, 403, 404, 413, 422, 429)
+# Statuses routes of the log router answer beyond those it is included with (the OpenAPI document's, by route).
+_LOG_EXTRA = {("POST", "/v1/log/witnesses"): (403, 409, 413)}
 
 
 # --- the app ---------------------------------------------------------------------------------------
 
 
-def _caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    """The authenticated credential of the request (after its rate limit)."""
-    service: GatewayService = request.app.state.service
-    return service.authenticate(bearer_token(authorization))
+def build_app(replica: Replica) -> Edge:
+    """The ASGI application over one replica: the edge in front of the FastAPI app (`.app`)."""
+    app = FastAPI(title="citycredit gateway", version="0.2.0", docs_url=None, redoc_url=None,
+                  description="The alliance's trust set, verification, same-city eligibility and redemption for city "
+                              "credit codes, and the signed uploads of its cities. Errors are RFC 9457 "
+                              "problem+json with a stable `code`; the rules are in proto/SPEC.md.")
+    install_error_handlers(app)
+    app.state.replica = replica
+    app.include_router(web.router)
+    app.include_router(log_router(lambda: replica.db, _status_keys(replica), clock=replica.config.clock),
+                       responses=problems(400, 404, 429))
+    app.openapi = _openapi(app, _LOG_EXTRA)  # type: ignore[method-assign]  # FastAPI's documented override
+    loop_executor = replica.executor
+    max_batch = replica.config.max_batch
 
+    async def in_thread(fn: Callable[[], _T]) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(loop_executor, fn)
 
-Caller = Annotated[Principal, Depends(_caller)]
+    def caller(headers: Headers, request_client: Any) -> Principal:
+        return replica.authenticate(bearer_token(headers.get("authorization")),
+                                    request_client.host if request_client else "-")
 
+    def uploader(headers: Headers, request_client: Any) -> Principal | None:
+        """Signed uploads need no token (their signatures authenticate them); one that comes must be valid."""
+        return caller(headers, request_client) if headers.get("authorization") else None
 
-def _at(value: int | str | None) -> int | None:
-    if value is None:
-        return None
-    return parse_time_s(value)
+    # --- the trust set ----------------------------------------------------------------------------
 
-
-def build_app(service: GatewayService) -> EdgeMiddleware:
-    """The ASGI application over one `GatewayService`: the edge in front of the FastAPI app (`.app`)."""
-    app = FastAPI(title="citycredit gateway", version="0.1.0",
-                  description="Trust bundle, verification, same-city eligibility, redemption, issuance and "
-                              "administration for city credit codes. Errors are RFC 9457 problem+json with a "
-                              "stable `code`.")
-    _install_error_handlers(app)
-    app.state.service = service
-    app.include_router(web.router)  # the merchant and city-office pages
-    config = service.config
-
-    def city_of(value: str) -> int:
-        value = value.strip()
-        if value.isascii() and value.isdigit() and len(value) == 6:
-            return int(value)
-        found = service.published.snapshot.city_by_slug(value.lower())
-        if found is None:
-            raise InvalidArgumentError(f"{value!r} is neither a six-digit city code nor a member's slug")
-        return found
-
-    # --- public ---------------------------------------------------------------------------------
-
-    @app.get("/v1/trust-bundle", tags=["trust"], summary="The signed trust bundle (protobuf), or its summary")
-    def trust_bundle(request: Request, format: Annotated[str, Query(pattern="^(protobuf|json)$")] = "protobuf",
-                     ) -> Response:
-        published = service.published
-        headers = {"ETag": published.etag, "Cache-Control": "public, max-age=60",
-                   "X-Bundle-Version": str(published.version)}
-        if format == "json":
-            return JSONResponse(describe(published.snapshot), headers=headers)
-        tags = {t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")}
-        if published.etag in tags or "*" in tags:
+    @app.get("/v1/trust/{path:path}", tags=["trust"], summary="A file of the trust set's TUF repository",
+             response_class=Response,
+             responses={200: {"content": {"application/json": {}, "application/octet-stream": {}}},
+                        304: {"description": "not modified (If-None-Match)"}, **problems(404, 429)})
+    def trust_file(path: str, request: Request) -> Response:
+        data = replica.publisher.file(path)
+        if data is None:
+            raise NotFoundError(f"the trust set has no file {path!r}")
+        etag = f'"{hashlib.sha256(data).hexdigest()[:32]}"'
+        # Versioned and content-addressed files never change; timestamp.json changes every renewal.
+        cache = "public, max-age=31536000, immutable" if path != "timestamp.json" else "no-cache"
+        headers = {"ETag": etag, "Cache-Control": cache}
+        if etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
-        return Response(published.data, media_type=PROTOBUF, headers=headers)
+        media = "application/json" if path.endswith(".json") else "application/octet-stream"
+        return Response(data, media_type=media, headers=headers)
 
-    async def verify_answer(headers: Headers, raw: bytes) -> bytes:
-        body = _parse(VerifyBody, headers, raw)  # verification does no I/O: it runs right here
-        return orjson.dumps(verification_to_json(service.verify_readable(body.code, at_s=_at(body.at))))
+    @app.get("/v1/cities/{city}/status-list", tags=["trust"],
+             summary="A city's status list (StatusListUpdate): whole, or a delta from ?since=",
+             response_class=Response,
+             responses={200: {"content": {PROTOBUF: {"schema": {"type": "string", "format": "binary"}}}},
+                        304: {"description": "not modified"}, **problems(400, 404, 429)})
+    def status_list(city: str, request: Request,
+                    since: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0) -> Response:
+        code = replica.city(city)
+        served = replica.publisher.status_list(code, known_version=since)
+        headers = {"ETag": served.etag, "Cache-Control": "no-cache", STATUS_VERSION_HEADER: str(served.version)}
+        if served.data is None or etag_matches(request.headers.get("if-none-match"), served.etag):
+            return Response(status_code=304, headers=headers)
+        return Response(served.data, media_type=PROTOBUF, headers=headers)
 
-    @app.post("/v1/codes:verify", tags=["verification"], summary="Verify one code",
-              openapi_extra=_json_body(VerifyBody))
+    @app.get("/v1/alliance", tags=["trust"], summary="The alliance as this gateway serves it (members, issuers)",
+             responses=problems(429))
+    def alliance() -> Response:
+        return json_response(describe(replica.snapshot))
+
+    # --- verification and eligibility -------------------------------------------------------------
+
+    @app.post("/v1/codes:verify", tags=["verification"], summary="Verify one code or presentation",
+              openapi_extra=json_body(VerifyBody), responses=problems(400, 413, 422, 429, 503))
     async def verify(request: Request) -> Response:
-        return Response(await verify_answer(request.headers, await request.body()), media_type="application/json")
+        body = parse_json(VerifyBody, request.headers, await request.body())
+        at = at_time(body.at)
+        if replica.needs_io(body.code):  # a presentation's replay check goes to the database
+            result = await in_thread(lambda: replica.verify_one(body.code, at_s=at, venue=body.venue))
+        else:
+            result = replica.verify_one(body.code, at_s=at, venue=body.venue)
+        return json_response(verification_to_json(result))
 
-    @app.post("/v1/codes:batchVerify", tags=["verification"], summary="Verify many codes, answers in order")
-    def batch_verify(body: BatchVerifyBody) -> dict[str, Any]:
-        if len(body.codes) > config.max_batch:
-            raise InvalidArgumentError(f"at most {config.max_batch} codes per batch")
-        at = _at(body.at)
-        return {"verifications": [verification_to_json(service.verify(code, at_s=at)) for code in body.codes]}
+    @app.post("/v1/codes:batchVerify", tags=["verification"], summary="Verify many codes, answers in order",
+              responses=_PUBLIC)
+    async def batch_verify(body: BatchVerifyBody) -> Response:
+        if len(body.codes) > max_batch:
+            raise InvalidArgumentError(f"at most {max_batch} codes per batch")
+        at = at_time(body.at)
+        # On the event loop, a slice at a time with the loop's other work in between: a large batch then
+        # delays another client's request by one slice at most, where a thread running it whole would
+        # share the interpreter with the loop for all of its length.
+        verifications: list[dict[str, Any]] = []
+        for start in range(0, len(body.codes), BATCH_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            verifications += [verification_to_json(replica.verify(code, at_s=at, venue=body.venue))
+                              for code in body.codes[start:start + BATCH_SLICE]]
+        return json_response({"verifications": verifications})
 
-    @app.get("/v1/offers", tags=["eligibility"], summary="Offers, optionally of one host city")
-    def offers(city: str | None = None) -> dict[str, Any]:
-        return {"offers": [to_json(o) for o in service.offers(None if city is None else city_of(city))]}
+    @app.get("/v1/offers", tags=["eligibility"], summary="Offers, optionally of one host city",
+             responses=problems(404, 429))
+    def offers(city: str | None = None) -> Response:
+        found = replica.offers(None if city is None else replica.city(city))
+        return json_response({"offers": [to_json(o) for o in found]})
 
-    @app.post("/v1/eligibility:check", tags=["eligibility"], summary="Would this holder get this offer?")
-    def check(body: CheckBody) -> dict[str, Any]:
-        return to_json(service.check(body.code, body.offer_id, at_s=_at(body.at)))
+    @app.post("/v1/eligibility:check", tags=["eligibility"],
+              summary="Would this holder get this offer? (a dry run: nothing is spent or marked as seen)",
+              responses=problems(400, 404, 413, 422, 429, 503))
+    async def check(body: CheckBody) -> Response:
+        decision = await in_thread(lambda: replica.check(body.code, body.offer_id, at_s=at_time(body.at)))
+        return json_response({"decision": to_json(decision)})
 
-    # --- merchants ------------------------------------------------------------------------------
+    # --- merchants --------------------------------------------------------------------------------
 
-    async def redeem_answer(headers: Headers, raw: bytes) -> bytes:
+    @app.post("/v1/redemptions", tags=["redemption"],
+              summary="Spend an offer (merchant key; idempotent under the Idempotency-Key header)",
+              openapi_extra=json_body(RedeemBody), responses=problems(400, 401, 403, 404, 413, 422, 429, 503))
+    async def redeem(request: Request,
+                     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> Response:
+        raw = await request.body()
+        headers, client = request.headers, request.client
+
         def run() -> bytes:  # one hop to a worker thread for credentials, body and database together
-            caller = service.authenticate(bearer_token(headers.get("authorization")))  # before the body, as elsewhere
-            body = _parse(RedeemBody, headers, raw)
-            return service.redeem_stored(caller, code=body.code, offer_id=body.offer_id,
-                                         idempotency_key=body.idempotency_key).json
+            principal = caller(headers, client)
+            if idempotency_key is None:
+                raise InvalidArgumentError("send an Idempotency-Key header (one per redemption attempt)")
+            body = parse_json(RedeemBody, headers, raw)
+            return replica.redeem(principal, code=body.code, offer_id=body.offer_id, key=idempotency_key,
+                                  at_s=at_time(body.at)).json
 
-        return await asyncio.get_running_loop().run_in_executor(service.executor, run)
+        return Response(await in_thread(run), media_type="application/json")
 
-    @app.post("/v1/redemptions", tags=["redemption"], summary="Spend an offer (merchant key; idempotent)",
-              openapi_extra=_json_body(RedeemBody))
-    async def redeem(request: Request) -> Response:
-        return Response(await redeem_answer(request.headers, await request.body()), media_type="application/json")
+    @app.post("/v1/redemptions/{redemption_id}:void", tags=["redemption"],
+              summary="Void the caller's own redemption within the void window (its quota use comes back)",
+              responses=_AUTHENTICATED)
+    async def void(redemption_id: str, request: Request) -> Response:
+        headers, client = request.headers, request.client
+        return json_response(await in_thread(lambda: replica.desk.void(caller(headers, client), redemption_id)))
 
-    # --- city offices ---------------------------------------------------------------------------
+    @app.get("/v1/redemptions", tags=["redemption"], summary="The caller's own redemptions, newest first",
+             responses=_AUTHENTICATED)
+    async def history(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                      before: str | None = None) -> Response:
+        headers, client = request.headers, request.client
+        before_s = at_time(before)
+        return json_response({"redemptions": await in_thread(
+            lambda: replica.desk.history(caller(headers, client), limit=limit, before_s=before_s))})
 
-    @app.post("/v1/cities/{city}/codes", tags=["issuance"], summary="Issue a code with a gateway-held key")
-    def issue(city: str, body: IssueBody, caller: Caller) -> dict[str, Any]:
-        issued = service.issue(caller, city=city_of(city), holder_ref=body.holder_ref,
-                               local_record=body.local_record, ttl_s=body.ttl_s)
-        return {"code": issued.code, "city": f"{issued.city:06d}", "tier": issued.tier.name, "band": issued.band,
-                "issued_at": iso(issued.issued_at_s), "expires_at": iso(issued.expires_at_s),
-                "status_index": issued.status_index, "holder": issued.holder.hex()}
+    @app.get("/v1/merchant", tags=["redemption"], summary="Who the merchant key is, and the offers it may redeem",
+             responses=_AUTHENTICATED)
+    async def merchant(request: Request) -> Response:
+        principal = await in_thread(lambda: caller(request.headers, request.client))
+        principal.require_merchant()
+        trust = replica.snapshot.cities[principal.city]
+        mine = [o for o in replica.offers(principal.city) if not principal.venues or o.venue in principal.venues]
+        return json_response({"id": principal.id, "city": f"{principal.city:06d}", "city_name_zh": trust.name_zh,
+                      "city_name_en": trust.name_en, "merchant_id": principal.merchant_id,
+                      "venues": list(principal.venues), "void_window_s": replica.config.void_window_s,
+                      "offers": [to_json(o) for o in mine]})
 
-    @app.post("/v1/cities/{city}/keys", tags=["admin"], summary="Publish a public key (or have one generated)")
-    def publish_key(city: str, body: PublishKeyBody, caller: Caller) -> dict[str, Any]:
-        version, kid = service.publish_key(caller, city=city_of(city), algorithm=body.algorithm,
-                                           spki=None if body.spki is None else spki_from_b64(body.spki),
-                                           not_before_s=_at(body.not_before), generate=body.generate)
-        return {"bundle_version": version, "kid": kid}
+    # --- what cities upload -----------------------------------------------------------------------
 
-    @app.post("/v1/cities/{city}/keys/{kid}:retire", tags=["admin"], summary="Retire a key")
-    def retire_key(city: str, kid: str, caller: Caller, body: RetireKeyBody | None = None) -> dict[str, Any]:
-        try:
-            raw = bytes.fromhex(kid)
-        except ValueError:
-            raise InvalidArgumentError("kid is 16 hex digits") from None
-        if len(raw) != 8:
-            raise InvalidArgumentError("kid is 16 hex digits")
-        version = service.retire_key(caller, city=city_of(city), kid=raw,
-                                     not_after_s=_at(body.not_after) if body else None)
-        return {"bundle_version": version}
+    @app.put("/v1/cities/{city}/parts", tags=["uploads"],
+             summary="A city's role and parts (keys, offers, policy), signed by its authority key",
+             responses=_UPLOAD)
+    async def put_parts(city: str, body: SignedFilesBody, request: Request) -> Response:
+        code = replica.city(city)
+        files = b64_files(body.files)
 
-    @app.post("/v1/offers", tags=["admin"], summary="Publish or replace an offer of the caller's city")
-    def publish_offer(body: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        offer = from_json(Offer, body)
-        return {"bundle_version": service.publish_offer(caller, offer), "offer": to_json(offer)}
+        def run() -> int:
+            return replica.upload_city_parts(uploader(request.headers, request.client), code,
+                                             _metadata(body.role, Targets, "role"), files)
 
-    @app.post("/v1/cities/{city}/revocations", tags=["admin"], summary="Revoke status indexes and holders")
-    def revoke(city: str, body: RevokeBody, caller: Caller) -> dict[str, Any]:
-        holders = []
-        for entry in body.holders:
-            try:
-                holder = bytes.fromhex(entry.holder)
-            except ValueError:
-                raise InvalidArgumentError("a holder is its pseudonym in hex") from None
-            holders.append((holder, _at(entry.cutoff) or 0))
-        version = service.revoke(caller, city=city_of(city), status_indexes=body.status_indexes, holders=holders)
-        return {"bundle_version": version}
+        version = await _upload(replica, "parts", in_thread(run))
+        return json_response({"city": f"{code:06d}", "snapshot_version": version})
 
-    @app.post("/v1/cities/{city}/merchant-keys", tags=["admin"], status_code=201,
-              summary="Create a merchant API key for the caller's city (the token is shown once)")
-    def merchant_key(city: str, body: MerchantKeyBody, caller: Caller) -> dict[str, Any]:
-        code = city_of(city)
-        cred_id, token = service.create_credential(caller, city=code, venue=body.venue, label=body.label)
-        return {"id": cred_id, "token": token, "city": f"{code:06d}", "venue": body.venue}
+    @app.put("/v1/cities/{city}/status-list", tags=["uploads"],
+             summary="A city's whole status list (StatusListUpdate), signed by its status key",
+             openapi_extra=protobuf_body("StatusListUpdate"), responses=_UPLOAD)
+    async def put_status_list(city: str, request: Request) -> Response:
+        code = replica.city(city)
+        data = await request.body()
 
-    @app.post("/v1/credentials/{cred_id}:revoke", tags=["admin"], summary="Revoke a credential of the caller's city")
-    def revoke_credential(cred_id: str, caller: Caller) -> dict[str, Any]:
-        service.revoke_credential(caller, cred_id)
-        return {"id": cred_id, "revoked": True}
+        def run() -> Any:
+            return replica.upload_status_list(uploader(request.headers, request.client), code, data)
 
-    # --- operations -----------------------------------------------------------------------------
+        accepted = await _upload(replica, "status_list", in_thread(run))
+        return json_response({"city": f"{code:06d}", "version": accepted.version, "size": accepted.size,
+                      "expires_at": iso(accepted.expires_at_s)})
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness and readiness")
-    def healthz() -> Response:
-        ok = service.db.ping()
-        body = {"status": "ok" if ok else "unavailable", "bundle_version": service.published.version, "db": ok}
+    @app.put("/v1/cities/{city}/merchant-grants", tags=["uploads"],
+             summary="A credential the city granted or withdrew (a MerchantGrant: a merchant's signed by a status key, "
+                     "the office's by the authority key)",
+             openapi_extra=protobuf_body("SignedPart over a MerchantGrant"),
+             responses=problems(400, 401, 403, 404, 413, 429))
+    async def put_grant(city: str, request: Request) -> Response:
+        code = replica.city(city)
+        data = await request.body()
+        return json_response(await _upload(replica, "merchant_grant", in_thread(
+            lambda: replica.upload_merchant_grant(uploader(request.headers, request.client), code, data))))
+
+    @app.put("/v1/agreements/{agreement_id}", tags=["uploads"],
+             summary="An agreement's role and part, signed by every city it binds",
+             responses=_UPLOAD)
+    async def put_agreement(agreement_id: str, body: SignedFilesBody, request: Request) -> Response:
+        files = b64_files(body.files)
+
+        def run() -> int:
+            return replica.upload_agreement(uploader(request.headers, request.client), agreement_id,
+                                            _metadata(body.role, Targets, "role"), files)
+
+        return json_response({"agreement": agreement_id,
+                      "snapshot_version": await _upload(replica, "agreement", in_thread(run))})
+
+    @app.put("/v1/governance", tags=["uploads"],
+             summary="A ceremony's result: the next root and/or top-level targets, signed by the threshold",
+             responses=problems(400, 413, 422, 429))
+    async def put_governance(body: GovernanceBody) -> Response:
+        files = b64_files(body.files)
+
+        def run() -> int:
+            return replica.upload_governance(
+                root=None if body.root is None else _metadata(body.root, Root, "root"),
+                targets=None if body.targets is None else _metadata(body.targets, Targets, "targets"), files=files)
+
+        return json_response({"snapshot_version": await _upload(replica, "governance", in_thread(run))})
+
+    # --- city offices -----------------------------------------------------------------------------
+
+    @app.get("/v1/cities/{city}/redemption-figures", tags=["city offices"],
+             summary="The city's redemptions by day, offer, tier and home city (counts under 5 suppressed)",
+             responses=_AUTHENTICATED)
+    async def figures(city: str, request: Request, since: str | None = None, until: str | None = None) -> Response:
+        code = replica.city(city)
+        now = replica.now_s()
+        since_s, until_s = at_time(since) or now - 30 * 86400, at_time(until) or now + 1
+
+        def run() -> dict[str, Any]:
+            caller(request.headers, request.client).require_city_office(code)
+            return replica.desk.figures(code, since_s=since_s, until_s=until_s)
+
+        return json_response(await in_thread(run))
+
+    @app.post("/v1/cities/{city}/holder-redemptions", tags=["city offices"],
+              summary="The redemptions of the city's residents, by the pseudonyms only the city can compute",
+              responses=_AUTHENTICATED)
+    async def holder_redemptions(city: str, body: HoldersBody, request: Request) -> Response:
+        code = replica.city(city)
+
+        def run() -> list[dict[str, Any]]:
+            caller(request.headers, request.client).require_city_office(code)
+            return replica.desk.of_holders(code, body.holders)
+
+        return json_response({"redemptions": await in_thread(run)})
+
+    @app.get("/v1/cities/{city}/merchants", tags=["city offices"], summary="The merchant keys the city granted",
+             responses=_AUTHENTICATED)
+    async def merchants(city: str, request: Request) -> Response:
+        code = replica.city(city)
+
+        def run() -> list[dict[str, Any]]:
+            caller(request.headers, request.client).require_city_office(code)
+            return [{"id": r.id, "merchant_id": r.merchant_id, "name": r.label,
+                     "venues": [v for v in r.venues.split("\n") if v], "granted_at": iso(r.created_at_s),
+                     "revoked_at": None if r.revoked_at_s is None else iso(r.revoked_at_s)}
+                    for r in replica.credentials.merchants(code)]
+
+        return json_response({"merchants": await in_thread(run)})
+
+    # --- operations -------------------------------------------------------------------------------
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness and readiness",
+             responses={503: {"description": "the database cannot be reached",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}})
+    async def healthz() -> Response:
+        ok = await in_thread(replica.db.ping)
+        snapshot = replica.snapshot
+        body = {"status": "ok" if ok else "unavailable", "db": ok, "snapshot_version": snapshot.version,
+                "timestamp_version": replica.published.timestamp_version}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics of this replica")
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics of the whole gateway",
+             response_class=Response, responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
     def metrics() -> Response:
-        return Response(service.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+        return Response(replica.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
-    return EdgeMiddleware(app, service=service,
-                          fast_routes={"/v1/codes:verify": verify_answer, "/v1/redemptions": redeem_answer})
+    upload_limit = max(replica.config.max_body_bytes, MAX_TRUST_FILE_BYTES)
+    burst = replica.config.client_rate_burst
+
+    def charge(client: str, tokens: float) -> None:
+        """A large body's price (a token per BODY_BYTES_PER_TOKEN bytes), at most what a full bucket holds: any
+        request fits a client's burst, and a client sending large batches soon waits for its allowance."""
+        replica.limiter.take("client", client, min(tokens, burst - 1.0))
+
+    return Edge(app, admit=replica.admit, record=lambda op, code, seconds: replica.metrics.request("rest", op, code,
+                                                                                                  seconds),
+                body_limit=replica.config.max_body_bytes, upload_limit=upload_limit, charge=charge,
+                bytes_per_token=BODY_BYTES_PER_TOKEN, refusal_delay_s=replica.config.rate_refusal_delay_s)
+
+
+def _openapi(app: FastAPI, extra: Mapping[tuple[str, str], tuple[int, ...]]) -> Callable[[], dict[str, Any]]:
+    """The document FastAPI makes, told what the gateway sends instead of FastAPI's defaults: a request that
+    fails validation is a 400 problem (never the 422 `HTTPValidationError` shape), every request may be
+    refused 429 by the client's rate limit (the edge runs before any route), and `extra` statuses by route."""
+    build = app.openapi
+    corrected: list[dict[str, Any]] = []
+
+    def openapi() -> dict[str, Any]:
+        if corrected:
+            return corrected[0]
+        schema = build()
+        for path, item in schema.get("paths", {}).items():
+            for method, operation in item.items():
+                responses = operation.setdefault("responses", {})
+                if "HTTPValidationError" in str(responses.get("422", {}).get("content", {})):
+                    del responses["422"]
+                    responses.setdefault("400", problems(400)[400])
+                for status, response in problems(429, *extra.get((method.upper(), path), ())).items():
+                    responses.setdefault(str(status), response)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        corrected.append(schema)
+        return schema
+
+    return openapi
+
+
+def _metadata(text: str, kind: type[Signed], what: str) -> bytes:
+    """An uploaded role as bytes, once it is TUF metadata of `kind` (its signatures and versions are judged by the
+    trust set; what does not even parse is refused here, before it reaches the publisher)."""
+    data = text.encode()
+    try:
+        signed = Metadata.from_bytes(data).signed
+    except DeserializationError:
+        raise BundleMalformedError(f"{what}: not TUF metadata (a signed {kind.type} role as JSON)") from None
+    if not isinstance(signed, kind):
+        raise BundleMalformedError(f"{what}: {signed.type} metadata where {kind.type} metadata belongs")
+    return data
+
+
+async def _upload(replica: Replica, kind: str, work: Awaitable[_T]) -> _T:
+    """An upload's answer, counted by kind and outcome."""
+    try:
+        result = await work
+    except CityCreditError as exc:
+        replica.metrics.upload(kind, exc.code)
+        raise
+    replica.metrics.upload(kind, "OK")
+    return result
+
+
+def _status_keys(replica: Replica) -> Callable[[int], Any]:
+    def keys(city: int) -> Any:
+        trust = replica.snapshot.cities.get(city)
+        if trust is None:
+            raise CityUnknownError(f"{city} is not a member city")
+        return trust.status_keys
+
+    return keys
 

@@ -5,8 +5,11 @@ SO_REUSEPORT, so the kernel spreads new connections over the workers and a Pytho
 no longer bounds the gateway. The supervisor:
 
 - migrates and seeds the database once, before any worker starts (no start-up race);
-- picks the ports (one free port each when asked for port 0) and holds them, bound but not listening,
-  so that a restarted worker gets the same ports back;
+- picks the ports (one free port each when asked for port 0), refusing ports anything else holds
+  (a second gateway on the same ports fails to start instead of joining the first), and holds
+  them, bound but not listening, so that a restarted worker gets the same ports back;
+- gives the workers one metrics directory (prometheus_client's multiprocess mode), so that one
+  scrape of any worker shows the counters of all;
 - starts the workers (spawned, not forked: grpc does not survive a fork), says "gateway ready" once
   every one serves, forwards SIGTERM and SIGINT, and waits up to the shutdown grace for them;
 - restarts a worker that dies while the gateway runs, and gives up (stopping the others, exit 1) when
@@ -17,13 +20,15 @@ A worker whose supervisor is gone (even killed with SIGKILL) shuts down graceful
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
@@ -33,10 +38,10 @@ from typing import Any
 
 from citycredit.errors import UnavailableError
 from citycredit.gateway.config import GatewayConfig
-from citycredit.gateway.db import Database
 from citycredit.gateway.logs import configure_logging
-from citycredit.gateway.server import Gateway, serve
-from citycredit.gateway.service import GatewayService
+from citycredit.gateway.metrics import MULTIPROC_ENV, Metrics
+from citycredit.gateway.replica import Replica
+from citycredit.gateway.server import Gateway, run, serve
 
 __all__ = ["supervise"]
 
@@ -55,22 +60,46 @@ def supervise(config: GatewayConfig, *, ready: Callable[[int, int], None] | None
     """
     if not hasattr(socket, "SO_REUSEPORT"):
         log.warning("this platform cannot share ports between processes; running one worker")
-        asyncio.run(serve(config))
+        run(serve(config))
         return 0
-    prepare = GatewayService(config, Database(config.database_url, pool_size=1))
+    preparer = Replica(config.model_copy(update={"db_pool_size": 1}))
     try:
-        prepare.prepare()
+        preparer.prepare()
     finally:
-        prepare.close()
-    with _reserved(config.host, config.http_port) as http, _reserved(config.host, config.grpc_port) as grpc:
-        worker_config = dataclasses.replace(config, http_port=http, grpc_port=grpc, workers=1, reuse_port=True)
-        return _Supervisor(worker_config, config.workers, ready).run()
+        preparer.close()
+    metrics_dir = tempfile.mkdtemp(prefix="citycredit-metrics-")
+    previous = os.environ.get(MULTIPROC_ENV)
+    os.environ[MULTIPROC_ENV] = metrics_dir  # the workers are spawned with it: their metrics go there
+    try:
+        with _reserved(config.host, config.http_port) as http, _reserved(config.host, config.grpc_port) as grpc:
+            worker_config = config.model_copy(update={"http_port": http, "grpc_port": grpc, "workers": 1,
+                                                      "reuse_port": True})
+            return _Supervisor(worker_config, config.workers, ready).run()
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROC_ENV, None)
+        else:
+            os.environ[MULTIPROC_ENV] = previous
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def _reserved(host: str, port: int) -> Iterator[int]:
-    """Hold `port` (a free one for 0) bound with SO_REUSEPORT, not listening: the workers listen on it."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    """Hold `port` (a free one for 0) bound with SO_REUSEPORT, not listening: the workers listen on it.
+
+    The port is first bound without SO_REUSEPORT, which fails while any other socket holds it
+    (another gateway's workers, whatever their options): this gateway never joins another.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        probe.bind((host, port))
+        port = int(probe.getsockname()[1])
+    except OSError as exc:
+        raise UnavailableError(f"cannot listen on {host}:{port}: {exc.strerror} (another gateway?)") from None
+    finally:
+        probe.close()
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
@@ -173,6 +202,8 @@ class _Supervisor:
                 self.deaths = [t for t in self.deaths if now - t < _RESTART_WINDOW_S] + [now]
                 log.warning("worker exited", extra={"fields": {"worker": worker.number,
                                                                "exit": worker.process.exitcode}})
+                if worker.process.pid is not None:
+                    Metrics.process_gone(worker.process.pid)
                 worker.ready_pipe.close()
                 if len(self.deaths) > _MAX_RESTARTS:
                     log.error("workers keep exiting; stopping the gateway", extra={"fields": {
@@ -215,8 +246,8 @@ def _worker_main(config: GatewayConfig, number: int, ready_pipe: Connection) -> 
             ready_pipe.close()
 
     try:
-        asyncio.run(serve(config, worker=number, ready=ready,
-                          stop_when_readable=parent.sentinel if parent is not None else None))
+        run(serve(config, worker=number, ready=ready,
+                  stop_when_readable=parent.sentinel if parent is not None else None))
     except Exception as exc:  # say why in one line; the supervisor sees the exit status
         log.error("worker failed", exc_info=exc)
         raise SystemExit(2) from None

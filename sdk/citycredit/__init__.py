@@ -4,15 +4,14 @@ Merchants need one import::
 
     from citycredit import Verifier
 
-    verifier = Verifier.from_bundle_file("bundle.ccb")   # anchor.json beside it is the pinned root
-    code = verifier.verify("CC1:...")                    # raises a CodeError saying why, or returns claims
+    verifier = Verifier.from_directory("repository")     # anchor.json beside it is the pinned root
+    code = verifier.verify("CP1:...")                    # raises a CodeError saying why, or returns claims
     print(code.city, code.tier.name, code.band, code.expires_at)
 """
 
-from citycredit._client import BundleFetch, GatewayClient, Redemption
+from citycredit._client import GatewayClient, Redemption, StatusFetch
 from citycredit._verifier import GatewayVerifier, Verifier, VerifierConfig
 from citycredit.core import (
-    AcceptedBundle,
     Agreement,
     Algorithm,
     Category,
@@ -32,10 +31,8 @@ from citycredit.core import (
 from citycredit.errors import CityCreditError, CodeError
 
 __all__ = [
-    "AcceptedBundle",
     "Agreement",
     "Algorithm",
-    "BundleFetch",
     "Category",
     "CityCreditError",
     "CodeError",
@@ -48,6 +45,7 @@ __all__ = [
     "Reason",
     "Redemption",
     "SigningKey",
+    "StatusFetch",
     "Tier",
     "TrustAnchor",
     "TrustSnapshot",
@@ -58,4 +56,4 @@ __all__ = [
     "holder_pseudonym",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

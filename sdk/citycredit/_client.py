@@ -1,9 +1,9 @@
 """`GatewayClient`: the merchant's client for a citycredit gateway, over REST or gRPC.
 
     client = GatewayClient.rest("https://gateway.example", api_key="ccm_…")
-    decision = client.check("CC1:…", "quzhou-parking-free-3")
+    decision = client.check("CP1:…", "quzhou-parking-free-3", venue="east-gate")
     if decision.eligible:
-        client.redeem("CC1:…", "quzhou-parking-free-3", idempotency_key=scan_id)
+        client.redeem("CP1:…", "quzhou-parking-free-3", idempotency_key=scan_id)
 
 Both transports return the same small typed objects (`VerifiedCode`, `Offer`,
 `Decision`, `Redemption`) and raise the one error catalogue: the gateway's
@@ -11,8 +11,8 @@ problem+json `code` member or gRPC `cc-error-code` trailer becomes the matching
 `CityCreditError` subclass; a gateway that cannot be reached is `UnavailableError`.
 
 REST runs on httpx (any `httpx.Client` can be handed in, e.g. one over an ASGI app). gRPC
-needs `grpcio` (the `grpc` extra), imported only when a gRPC client is built.
-
+needs `grpcio` (the `grpc` extra), imported only when a gRPC client is built. The trust
+set a verifier follows is fetched through `trust_file` and `status_list` (see `Verifier.from_gateway`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import httpx
 
 from citycredit._gen.citycredit.v1 import offer_pb2, service_pb2
 from citycredit.core import (
-    MAX_BUNDLE_BYTES,
+    MAX_TRUST_FILE_BYTES,
     Decision,
     Offer,
     VerifiedCode,
@@ -57,17 +57,17 @@ from citycredit.errors import (
 )
 
 __all__ = [
-    "BundleFetch",
     "GatewayClient",
     "GrpcTransport",
     "Redemption",
     "RestTransport",
+    "StatusFetch",
     "Transport",
 ]
 
 ERROR_CODE_METADATA = "cc-error-code"
-BUNDLE_MEDIA_TYPE = "application/x-protobuf"
-BUNDLE_VERSION_HEADER = "x-bundle-version"
+PROTOBUF_MEDIA_TYPE = "application/x-protobuf"
+STATUS_VERSION_HEADER = "x-status-list-version"
 At = int | float | datetime | None
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -77,10 +77,10 @@ _R = TypeVar("_R")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BundleFetch:
-    """A trust bundle as served: the signed bytes, or None when the caller's copy is current.
+class StatusFetch:
+    """A city's status list as served: StatusListUpdate bytes (whole list or delta), or None when current.
 
-    The bytes are unverified until opened against a pinned anchor (`Verifier.from_bundle_bytes`).
+    The bytes are unverified until opened against the city's status keys (`open_status_update`).
     """
 
     version: int
@@ -116,13 +116,15 @@ class Redemption:
 class Transport(Protocol):
     """One gateway operation per method; `GatewayClient` adds argument checks and defaults."""
 
-    def trust_bundle(self, known_version: int, etag: str | None) -> BundleFetch: ...
+    def trust_file(self, path: str) -> bytes: ...
 
-    def verify(self, codes: Sequence[str], at_s: int | None) -> list[VerifiedCode | CityCreditError]: ...
+    def status_list(self, city: int, known_version: int, etag: str | None) -> StatusFetch: ...
+
+    def verify(self, codes: Sequence[str], at_s: int | None, venue: str) -> list[VerifiedCode | CityCreditError]: ...
 
     def offers(self, city: int | None) -> list[Offer]: ...
 
-    def check(self, code: str, offer_id: str, at_s: int | None) -> Decision: ...
+    def check(self, code: str, offer_id: str, at_s: int | None, venue: str) -> Decision: ...
 
     def redeem(self, code: str, offer_id: str, idempotency_key: str, api_key: str) -> Redemption: ...
 
@@ -143,6 +145,11 @@ class RestTransport:
         self._own = http is None
         self._http = http or httpx.Client(timeout=timeout_s, headers={"user-agent": "citycredit-sdk"})
 
+    @property
+    def http(self) -> httpx.Client:
+        """The HTTP client (the trust sync fetches TUF metadata through it)."""
+        return self._http
+
     def close(self) -> None:
         if self._own:
             self._http.close()
@@ -157,7 +164,7 @@ class RestTransport:
             raise UnavailableError(f"cannot reach the gateway at {self.base_url}: {exc or type(exc).__name__}") \
                 from None
         if not 200 <= response.status_code < 300 and response.status_code != 304:
-            raise _problem_error(response)
+            raise error_from_response(response)
         return response
 
     def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -170,50 +177,60 @@ class RestTransport:
             raise UnavailableError(f"the gateway answered {method} {path} with JSON that is not an object")
         return doc
 
-    def trust_bundle(self, known_version: int, etag: str | None) -> BundleFetch:
-        headers = {"accept": BUNDLE_MEDIA_TYPE}
+    def trust_file(self, path: str) -> bytes:
+        response = self._call("GET", f"/v1/trust/{path}", headers={"accept": "*/*"})
+        if len(response.content) > MAX_TRUST_FILE_BYTES:
+            raise BundleMalformedError(f"the served {path} is larger than {MAX_TRUST_FILE_BYTES} bytes")
+        return response.content
+
+    def status_list(self, city: int, known_version: int, etag: str | None) -> StatusFetch:
+        headers = {"accept": PROTOBUF_MEDIA_TYPE}
         if etag:
             headers["if-none-match"] = etag
-        response = self._call("GET", "/v1/trust-bundle", headers=headers)
+        query = {"since": str(known_version)} if known_version else None
+        response = self._call("GET", f"/v1/cities/{city:06d}/status-list", headers=headers, query=query)
+        version = _int_header(response.headers.get(STATUS_VERSION_HEADER))
         served_etag = response.headers.get("etag", etag)
-        version = _int_header(response.headers.get(BUNDLE_VERSION_HEADER))
         if response.status_code == 304:
-            return BundleFetch(version=version or known_version, data=None, etag=served_etag)
-        if len(response.content) > MAX_BUNDLE_BYTES:
-            raise BundleMalformedError(f"the served bundle is larger than {MAX_BUNDLE_BYTES} bytes")
-        return BundleFetch(version=version or _etag_version(served_etag), data=response.content, etag=served_etag)
+            return StatusFetch(version=version or known_version, data=None, etag=served_etag)
+        if len(response.content) > MAX_TRUST_FILE_BYTES:
+            raise BundleMalformedError(f"the served status list is larger than {MAX_TRUST_FILE_BYTES} bytes")
+        return StatusFetch(version=version, data=response.content, etag=served_etag)
 
-    def verify(self, codes: Sequence[str], at_s: int | None) -> list[VerifiedCode | CityCreditError]:
-        at = {} if at_s is None else {"at": at_s}
+    def verify(self, codes: Sequence[str], at_s: int | None, venue: str) -> list[VerifiedCode | CityCreditError]:
+        extra: dict[str, object] = {} if at_s is None else {"at": at_s}
+        if venue:
+            extra["venue"] = venue
         if len(codes) == 1:
             try:
-                doc = self._json("POST", "/v1/codes:verify", body={"code": codes[0], **at})
+                doc = self._json("POST", "/v1/codes:verify", body={"code": codes[0], **extra})
             except (CodeError, BundleError) as exc:  # a refusal may come as problem+json
                 return [exc]
             return [_parsed(verification_from_json, doc, "verification")]
-        doc = self._json("POST", "/v1/codes:batchVerify", body={"codes": list(codes), **at})
+        doc = self._json("POST", "/v1/codes:batchVerify", body={"codes": list(codes), **extra})
         items = doc.get("verifications")
         if not isinstance(items, list) or len(items) != len(codes):
             raise UnavailableError(f"the gateway answered {len(codes)} codes with a malformed batch")
         return [_parsed(verification_from_json, item, "verification") for item in items]
 
     def offers(self, city: int | None) -> list[Offer]:
-        doc = self._json("GET", "/v1/offers", query=None if city is None else {"city": str(city)})
+        doc = self._json("GET", "/v1/offers", query=None if city is None else {"city": f"{city:06d}"})
         items = doc.get("offers")
         if not isinstance(items, list):
             raise UnavailableError("the gateway's offer list is malformed")
         return [_parsed(lambda d: from_json(Offer, d), item, "offer") for item in items]
 
-    def check(self, code: str, offer_id: str, at_s: int | None) -> Decision:
+    def check(self, code: str, offer_id: str, at_s: int | None, venue: str) -> Decision:
         body: dict[str, object] = {"code": code, "offer_id": offer_id}
         if at_s is not None:
             body["at"] = at_s
+        if venue:
+            body["venue"] = venue
         doc = self._json("POST", "/v1/eligibility:check", body=body)
         return _decision_from_json(doc.get("decision", doc))
 
     def redeem(self, code: str, offer_id: str, idempotency_key: str, api_key: str) -> Redemption:
-        doc = self._json("POST", "/v1/redemptions",
-                         body={"code": code, "offer_id": offer_id, "idempotency_key": idempotency_key},
+        doc = self._json("POST", "/v1/redemptions", body={"code": code, "offer_id": offer_id},
                          headers={"authorization": f"Bearer {api_key}", "idempotency-key": idempotency_key})
         return _redemption_from_json(doc)
 
@@ -255,21 +272,25 @@ class GrpcTransport:
         except self._grpc.RpcError as exc:
             raise _grpc_error(exc, self.target) from None
 
-    def trust_bundle(self, known_version: int, etag: str | None) -> BundleFetch:
-        reply: service_pb2.GetTrustBundleResponse = self._call(
-            self._trust.GetTrustBundle, self._pb.GetTrustBundleRequest(known_version=known_version))
-        if reply.not_modified:
-            return BundleFetch(version=reply.version or known_version, data=None, etag=etag)
-        data = bytes(reply.bundle.SerializeToString(deterministic=True))
-        return BundleFetch(version=reply.version, data=data, etag=f'"{reply.version}"')
+    def trust_file(self, path: str) -> bytes:
+        reply: service_pb2.GetTrustFileResponse = self._call(
+            self._trust.GetTrustFile, self._pb.GetTrustFileRequest(path=path))
+        return bytes(reply.data)
 
-    def verify(self, codes: Sequence[str], at_s: int | None) -> list[VerifiedCode | CityCreditError]:
+    def status_list(self, city: int, known_version: int, etag: str | None) -> StatusFetch:
+        reply: service_pb2.GetStatusListResponse = self._call(
+            self._trust.GetStatusList, self._pb.GetStatusListRequest(city=city, known_version=known_version))
+        if reply.not_modified:
+            return StatusFetch(version=reply.version or known_version, data=None, etag=etag)
+        return StatusFetch(version=reply.version, data=reply.update.SerializeToString(deterministic=True))
+
+    def verify(self, codes: Sequence[str], at_s: int | None, venue: str) -> list[VerifiedCode | CityCreditError]:
         if len(codes) == 1:
             one: service_pb2.VerifyCodeResponse = self._call(
-                self._verification.VerifyCode, self._pb.VerifyCodeRequest(code=codes[0], at=at_s or 0))
+                self._verification.VerifyCode, self._pb.VerifyCodeRequest(code=codes[0], at=at_s or 0, venue=venue))
             return [_parsed(verification_from_proto, one.verification, "verification")]
         many: service_pb2.VerifyCodesResponse = self._call(
-            self._verification.VerifyCodes, self._pb.VerifyCodesRequest(codes=list(codes), at=at_s or 0))
+            self._verification.VerifyCodes, self._pb.VerifyCodesRequest(codes=list(codes), at=at_s or 0, venue=venue))
         if len(many.verifications) != len(codes):
             raise UnavailableError(f"the gateway answered {len(codes)} codes with {len(many.verifications)} results")
         return [_parsed(verification_from_proto, v, "verification") for v in many.verifications]
@@ -279,10 +300,10 @@ class GrpcTransport:
             self._eligibility.ListOffers, self._pb.ListOffersRequest(city=city or 0))
         return [_parsed(lambda m: from_proto(Offer, m), o, "offer") for o in reply.offers]
 
-    def check(self, code: str, offer_id: str, at_s: int | None) -> Decision:
+    def check(self, code: str, offer_id: str, at_s: int | None, venue: str) -> Decision:
         reply: service_pb2.CheckEligibilityResponse = self._call(
             self._eligibility.CheckEligibility,
-            self._pb.CheckEligibilityRequest(code=code, offer_id=offer_id, at=at_s or 0))
+            self._pb.CheckEligibilityRequest(code=code, offer_id=offer_id, at=at_s or 0, venue=venue))
         return _decision_from_proto(reply.decision)
 
     def redeem(self, code: str, offer_id: str, idempotency_key: str, api_key: str) -> Redemption:
@@ -331,39 +352,47 @@ class GatewayClient:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    def trust_bundle(self, known_version: int = 0, *, etag: str | None = None) -> BundleFetch:
-        """The served bundle, or `not_modified` when it is still `known_version` (or `etag`)."""
+    def trust_file(self, path: str) -> bytes:
+        """One file of the gateway's TUF repository, unverified: `timestamp.json`, `3.snapshot.json` …"""
+        _require_text(path, "path")
+        return self.transport.trust_file(path)
+
+    def status_list(self, city: int, *, known_version: int = 0, etag: str | None = None) -> StatusFetch:
+        """A city's status list: the whole list, a delta from `known_version`, or `not_modified`."""
         if isinstance(known_version, bool) or not isinstance(known_version, int) or known_version < 0:
             raise InvalidArgumentError(f"known_version is a non-negative integer, not {known_version!r}")
-        return self.transport.trust_bundle(known_version, etag)
+        return self.transport.status_list(_city(city), known_version, etag)
 
-    def verify(self, code: str, *, at: At = None) -> VerifiedCode:
+    def verify(self, code: str, *, at: At = None, venue: str = "") -> VerifiedCode:
         """Verify one code at the gateway; raises the `CodeError` saying why it was refused."""
-        result = self.verify_many([code], at=at)[0]
+        result = self.verify_many([code], at=at, venue=venue)[0]
         if isinstance(result, CityCreditError):
             raise result
         return result
 
-    def verify_many(self, codes: Iterable[str], *, at: At = None) -> list[VerifiedCode | CityCreditError]:
-        """Verify codes in one request: per code, in order, the claims or the error that refused it."""
+    def verify_many(self, codes: Iterable[str], *, at: At = None, venue: str = "",
+                    ) -> list[VerifiedCode | CityCreditError]:
+        """Verify codes in one request: per code, in order, the claims or the error that refused it.
+
+        `venue` names where the codes are shown: a presentation already seen there inside its
+        window is refused as replayed.
+        """
         codes = list(codes)
         if not codes:
             return []
         for code in codes:
             _require_text(code, "code")
-        return self.transport.verify(codes, _at_s(at))
+        return self.transport.verify(codes, _at_s(at), venue)
 
     def offers(self, city: int | None = None) -> list[Offer]:
         """The alliance's offers, or those of one host city."""
-        if city is not None and (isinstance(city, bool) or not isinstance(city, int) or not 0 < city < 2**32):
-            raise InvalidArgumentError(f"city is a six-digit GB/T 2260 code, not {city!r}")
-        return self.transport.offers(city)
+        return self.transport.offers(None if city is None else _city(city))
 
-    def check(self, code: str, offer_id: str, *, at: At = None) -> Decision:
+    def check(self, code: str, offer_id: str, *, at: At = None, venue: str = "") -> Decision:
         """Whether the code's holder may have the offer (nothing is spent); every "no" names its reason."""
         _require_text(code, "code")
         _require_text(offer_id, "offer_id")
-        return self.transport.check(code, offer_id, _at_s(at))
+        return self.transport.check(code, offer_id, _at_s(at), venue)
 
     def redeem(self, code: str, offer_id: str, idempotency_key: str, api_key: str | None = None) -> Redemption:
         """Spend the offer for the holder; repeating `idempotency_key` returns the first answer again.
@@ -380,13 +409,19 @@ class GatewayClient:
         return self.transport.redeem(code, offer_id, idempotency_key, key)
 
 
+def _city(city: object) -> int:
+    if isinstance(city, bool) or not isinstance(city, int) or not 0 < city < 1_000_000:
+        raise InvalidArgumentError(f"city is a six-digit GB/T 2260 code, not {city!r}")
+    return city
+
+
 def _require_text(value: object, what: str) -> None:
     if not isinstance(value, str) or not value:
         raise InvalidArgumentError(f"{what} must be a non-empty string, not {value!r}")
 
 
 def _at_s(at: At) -> int | None:
-    return None if at is None else to_epoch_s(at)
+    return None if at is None else to_epoch_s(at, "a validation time")
 
 
 # --- wire formats ----------------------------------------------------------------------------------
@@ -404,7 +439,7 @@ _GRPC_FALLBACK: dict[str, type[CityCreditError]] = {
 }
 
 
-def _problem_error(response: httpx.Response) -> CityCreditError:
+def error_from_response(response: httpx.Response) -> CityCreditError:
     """The catalogue error of an RFC 9457 problem+json answer (or the closest one for a bare status)."""
     message = None
     with contextlib.suppress(ValueError, UnicodeDecodeError):
@@ -436,11 +471,6 @@ def _grpc_error(exc: Any, target: str) -> CityCreditError:
 
 def _int_header(value: str | None) -> int:
     return int(value) if value and value.strip().isdigit() else 0
-
-
-def _etag_version(etag: str | None) -> int:
-    """The version in a `"<version>"` ETag (the gateway's form), else 0."""
-    return _int_header((etag or "").removeprefix("W/").strip('"'))
 
 
 def _parsed(build: Callable[[_T], _R], value: _T, what: str) -> _R:

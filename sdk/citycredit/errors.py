@@ -15,7 +15,12 @@
     │   ├── CityMismatchError            CC_CITY_MISMATCH
     │   ├── CodeExpiredError             CC_EXPIRED
     │   ├── CodeNotYetValidError         CC_NOT_YET_VALID
-    │   └── CodeRevokedError             CC_REVOKED
+    │   ├── CodeRevokedError             CC_REVOKED
+    │   ├── CodeSuspendedError           CC_SUSPENDED
+    │   ├── DeviceProofRequiredError     CC_DEVICE_PROOF_REQUIRED
+    │   ├── DeviceSignatureInvalidError  CC_DEVICE_SIGNATURE_INVALID
+    │   ├── PresentationStaleError       CC_PRESENTATION_STALE
+    │   └── PresentationReplayedError    CC_PRESENTATION_REPLAYED
     ├── BundleError                      a trust bundle was refused
     │   ├── BundleMalformedError         CC_BUNDLE_MALFORMED
     │   ├── BundleThresholdError         CC_BUNDLE_THRESHOLD
@@ -34,6 +39,8 @@
         ├── RateLimitedError             CC_RATE_LIMITED
         ├── PayloadTooLargeError         CC_PAYLOAD_TOO_LARGE
         ├── ConflictError                CC_CONFLICT
+        ├── IdempotencyMismatchError     CC_IDEMPOTENCY_MISMATCH
+        ├── RetiredError                 CC_RETIRED
         └── UnavailableError             CC_UNAVAILABLE
 
 Every class has a stable machine-readable `code`; `error_for_code` turns a code
@@ -60,9 +67,13 @@ __all__ = [
     "CodeNotYetValidError",
     "CodePrefixError",
     "CodeRevokedError",
+    "CodeSuspendedError",
     "CodeTooLongError",
     "CodeUnreadableError",
     "ConflictError",
+    "DeviceProofRequiredError",
+    "DeviceSignatureInvalidError",
+    "IdempotencyMismatchError",
     "InvalidArgumentError",
     "KeyNotValidError",
     "KeyUnknownError",
@@ -72,8 +83,11 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "PolicyError",
+    "PresentationReplayedError",
+    "PresentationStaleError",
     "RateLimitedError",
     "RequestError",
+    "RetiredError",
     "SchemeInvalidError",
     "SignatureInvalidError",
     "UnauthenticatedError",
@@ -94,6 +108,8 @@ class CityCreditError(Exception):
 
     code: ClassVar[str] = "CC_INTERNAL"
     title: ClassVar[str] = "internal error"
+    # The title in Chinese, for the people at a till or an office.
+    title_zh: ClassVar[str] = "内部错误"
     grpc_status: ClassVar[str] = "INTERNAL"
     http_status: ClassVar[int] = 500
 
@@ -208,6 +224,44 @@ class CodeNotYetValidError(CodeError):
 class CodeRevokedError(CodeError):
     code = "CC_REVOKED"
     title = "the code has been revoked"
+    title_zh = "此信用码已被发码城市撤销"
+    grpc_status = "FAILED_PRECONDITION"
+
+
+class CodeSuspendedError(CodeError):
+    """Suspended, not revoked: under appeal or a credit commitment (信用承诺), it may become valid again."""
+
+    code = "CC_SUSPENDED"
+    title = "the code is suspended (under appeal or a credit commitment); ask the holder's city"
+    title_zh = "此信用码暂停使用（申诉或信用承诺期间），请咨询发码城市"
+    grpc_status = "FAILED_PRECONDITION"
+
+
+class DeviceProofRequiredError(CodeError):
+    code = "CC_DEVICE_PROOF_REQUIRED"
+    title = "this code is bound to the holder's phone: scan the rotating code it shows, not a copy"
+    title_zh = "此信用码绑定持码人手机，请扫描手机上实时刷新的码"
+    grpc_status = "FAILED_PRECONDITION"
+
+
+class DeviceSignatureInvalidError(CodeError):
+    code = "CC_DEVICE_SIGNATURE_INVALID"
+    title = "the presentation was not signed by the holder's device"
+    title_zh = "出示码并非由持码人设备签名"
+    grpc_status = "PERMISSION_DENIED"
+
+
+class PresentationStaleError(CodeError):
+    code = "CC_PRESENTATION_STALE"
+    title = "the presentation is outside its time window (a screenshot, or the phone's clock is wrong)"
+    title_zh = "出示码已过时（可能是截图，或手机时间不准）"
+    grpc_status = "FAILED_PRECONDITION"
+
+
+class PresentationReplayedError(CodeError):
+    code = "CC_PRESENTATION_REPLAYED"
+    title = "this presentation was already scanned here; ask the holder to show the code again"
+    title_zh = "此出示码已在本处扫描过，请持码人重新出示"
     grpc_status = "FAILED_PRECONDITION"
 
 
@@ -317,6 +371,11 @@ class RateLimitedError(RequestError):
     grpc_status = "RESOURCE_EXHAUSTED"
     http_status = 429
 
+    def __init__(self, message: str | None = None, *, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        # How long the caller should wait before trying again (REST: the Retry-After header).
+        self.retry_after_s = retry_after_s
+
 
 class PayloadTooLargeError(RequestError):
     code = "CC_PAYLOAD_TOO_LARGE"
@@ -330,6 +389,19 @@ class ConflictError(RequestError):
     title = "the request conflicts with an earlier one"
     grpc_status = "ALREADY_EXISTS"
     http_status = 409
+
+
+class IdempotencyMismatchError(RequestError):
+    code = "CC_IDEMPOTENCY_MISMATCH"
+    title = "this idempotency key was used for a different request"
+    http_status = 422
+
+
+class RetiredError(RequestError):
+    code = "CC_RETIRED"
+    title = "this operation is retired"
+    grpc_status = "FAILED_PRECONDITION"
+    http_status = 410
 
 
 class UnavailableError(RequestError):

@@ -41,8 +41,9 @@ def test_a_non_monotonic_scheme_is_rejected(tmp_path: Path) -> None:
     report = check_adapter(str(path))
     assert not report.ok
     assert status(report, "monotonic") == "fail"
-    assert "750 gives FAIR, lower than EXCELLENT from 700" in why(report, "monotonic")
-    assert status(report, "schema") == "fail"
+    assert "750 gives FAIR, lower than EXCELLENT for 700" in why(report, "monotonic")
+    assert status(report, "schema") == "fail" and "reported under monotonic" in why(report, "schema")
+    assert {status(report, name) for name in ("band edges", "out of range")} == {"skip"}
 
 
 def test_a_scheme_with_a_gap_in_its_range_is_rejected(tmp_path: Path) -> None:
@@ -75,8 +76,38 @@ def test_source_and_confirmation_are_checked() -> None:
     doc["source"] = ""
     doc["bands"][1]["assumed"] = True  # confirmed, yet assumed
     report = check_adapter(doc)
-    assert status(report, "source") == "fail"
-    assert status(report, "confirmation") == "fail" and "钱江分·一般" in why(report, "confirmation")
+    assert status(report, "source") == "fail" and "source must be non-empty text" in why(report, "source")
+    assert status(report, "confirmation") == "fail"
+    assert "a confirmed scheme cannot have assumed bands" in why(report, "confirmation")
+
+
+def test_the_report_says_what_the_adapters_validation_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks of a scheme file are the adapters' own (one validation, one place): the report sorts them."""
+    import citycredit.conformance._adapter as adapter
+
+    monkeypatch.setattr(adapter, "validate_scheme", lambda doc: ["bands[2]: label must be 1 to 20 characters, "
+                                                                 "not 'x'", "something new"])
+    report = check_adapter(hangzhou())
+    assert status(report, "labels") == "fail" and "bands[2]: label" in why(report, "labels")
+    assert status(report, "schema") == "fail" and why(report, "schema") == "something new"
+    assert status(report, "total") == "skip" and "not checked" in why(report, "total")
+
+
+def test_a_mapping_that_differs_from_its_table_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What only the kit checks: the band-edge table run against the mapping the adapters build."""
+    from citycredit.adapters import Rating, ScoreScheme
+    from citycredit.core import Tier
+
+    original = ScoreScheme._rate
+
+    def off_by_one(self, record):  # 700 should open EXCELLENT
+        return Rating(Tier.GOOD, "钱江分·良好") if record.get("score") == 700 else original(self, record)
+
+    monkeypatch.setattr(ScoreScheme, "_rate", off_by_one)
+    report = check_adapter("hangzhou")
+    assert status(report, "band edges") == "fail" and "score_700" in why(report, "band edges")
+    assert status(report, "published vectors") == "fail"
+    assert status(report, "schema") == "pass"
 
 
 def test_an_unconfirmed_scheme_passes_and_says_what_is_assumed() -> None:
@@ -104,6 +135,6 @@ def test_cli_exit_codes_and_report(tmp_path: Path) -> None:
     proc = subprocess.run([*cli, str(bad), "--report", str(html)], capture_output=True, text=True, check=False)
     assert proc.returncode == 1 and "gap" in proc.stdout
     assert "FAIL" in html.read_text(encoding="utf-8")
-    assert subprocess.run([*cli, "hangzhou"], capture_output=True, check=False).returncode == 0
+    assert subprocess.run([*cli, "hangzhou"], capture_output=True, check=False).returncode == 0, "member passes"
     missing = subprocess.run([*cli, str(tmp_path / "nope.json")], capture_output=True, text=True, check=False)
     assert missing.returncode == 1 and "cannot read" in missing.stdout

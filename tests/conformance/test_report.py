@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from citycredit._cli.main import main as cli_main
-from citycredit.conformance import Check, Report, reference_implementation, report_for_run, run_vectors, write_report
+from citycredit.conformance import Check, Implementation, Report, report_for_run, run_vectors, write_report
 from citycredit.conformance._report import markdown_escape
 
 HOSTILE = '<script>alert("x")</script> | **bold** [link](http://evil.example) `code`\nnext line'
@@ -43,13 +42,26 @@ def test_markdown_escape_keeps_one_line() -> None:
     assert markdown_escape("a\nb|c") == "a b\\|c"
 
 
-def test_a_run_report_lists_every_case_and_the_failures(tmp_path: Path) -> None:
-    result = run_vectors(reference_implementation(main=cli_main), layers=["time"])
+def test_a_run_report_lists_every_case_and_the_failures(tmp_path: Path, reference: Implementation) -> None:
+    result = run_vectors(reference, layers=["time"])
     report = report_for_run(result)
-    assert report.ok and len(report.checks) == 9
+    assert report.ok and len(report.checks) == 13
     path = tmp_path / "run.html"
     write_report(report, path)
     assert "time/at_expiry_fail" in path.read_text(encoding="utf-8")
+
+
+def test_a_failing_multi_step_case_says_which_step(tmp_path: Path) -> None:
+    from .conftest import broken
+
+    result = run_vectors(broken("ignores_rollback"), layers=["trust"])
+    report = report_for_run(result)
+    [check] = [c for c in report.checks if c.name == "trust/timestamp_rollback_fail"]
+    assert check.status == "fail" and check.why.startswith("step 2 of 2: exit code 0, expected 2")
+    path = tmp_path / "run.md"
+    write_report(report, path)
+    text = path.read_text(encoding="utf-8")
+    assert "**FAIL**" in text and "## Failures" in text and "trust/timestamp\\_rollback\\_fail" in text
 
 
 def test_an_unknown_report_suffix_is_refused(tmp_path: Path) -> None:

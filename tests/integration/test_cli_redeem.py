@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from citycredit._cli.main import main
-from citycredit.gateway import Gateway, GatewayConfig, gateway_in_thread
 
-QUZHOU, OFFER = 330800, "quzhou-parking-free-3"  # EXCELLENT and up, 3 a month
+from tests.support.alliance import QUOTA_OFFER as OFFER  # EXCELLENT and up, 3 a month
+from tests.support.alliance import QUZHOU, Alliance, demo_copy, running_alliance
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    config = GatewayConfig(home=tmp_path_factory.mktemp("gw") / "home", grpc_port=0, http_port=0, workers=1)
-    with gateway_in_thread(config) as gw:
-        yield gw
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alliance]:
+    with running_alliance(demo_copy(tmp_path_factory.mktemp("cli-redeem"))) as alliance:
+        yield alliance
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:  # type: ignore[type-arg]
@@ -25,12 +23,12 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:  # 
     return code, json.loads(capsys.readouterr().out)
 
 
-def test_redeem_spends_replays_and_stops_at_the_quota(gateway: Gateway, capsys: pytest.CaptureFixture[str]) -> None:
-    home = str(gateway.config.home)
+def test_redeem_spends_replays_and_stops_at_the_quota(gateway: Alliance, capsys: pytest.CaptureFixture[str]) -> None:
+    home = str(gateway.home)
     assert main(["--json", "issue", "--home", home, "--city", "quzhou", "--score", "890"]) == 0
     code = json.loads(capsys.readouterr().out)["code"]
     key = gateway.token(QUZHOU, "merchant")
-    args = ("redeem", code, "--offer", OFFER, "--gateway", gateway.http_url, "--api-key", key)
+    args = ("redeem", code, "--offer", OFFER, "--gateway", gateway.gateway.http_url, "--api-key", key)
     first = run(capsys, *args, "--idempotency-key", "till-1")
     assert first[0] == 0 and first[1]["redeemed"] and first[1]["decision"]["quota_remaining"] == 2
     replay = run(capsys, *args, "--idempotency-key", "till-1")
@@ -41,9 +39,9 @@ def test_redeem_spends_replays_and_stops_at_the_quota(gateway: Gateway, capsys: 
     assert exhausted[0] == 1 and exhausted[1]["decision"]["reason"] == "QUOTA_EXHAUSTED"
 
 
-def test_redeem_needs_a_merchant_key_and_a_reachable_gateway(gateway: Gateway, capsys: pytest.CaptureFixture[str],
-                                                             tmp_path: Path) -> None:
-    assert main(["--no-color", "redeem", "CC1:x", "--offer", OFFER, "--gateway", gateway.http_url,
+def test_redeem_needs_a_merchant_key_and_a_reachable_gateway(gateway: Alliance,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--no-color", "redeem", "CC1:x", "--offer", OFFER, "--gateway", gateway.gateway.http_url,
                  "--api-key", "ccm_not-a-key"]) == 2
     assert "CC_UNAUTHENTICATED" in capsys.readouterr().err
     assert main(["--no-color", "redeem", "CC1:x", "--offer", OFFER, "--gateway", "http://127.0.0.1:9",

@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_sdk_exports() -> None:
     assert sorted(citycredit.__all__) == sorted([
-        "AcceptedBundle", "Agreement", "Algorithm", "BundleFetch", "Category", "CityCreditError", "CodeError",
-        "Decision", "GatewayClient", "GatewayVerifier", "IssuedCode", "Issuer", "Offer", "Reason", "Redemption",
-        "SigningKey", "Tier", "TrustAnchor", "TrustSnapshot", "VerifiedCode", "Verifier", "VerifierConfig",
+        "Agreement", "Algorithm", "Category", "CityCreditError", "CodeError", "Decision", "GatewayClient",
+        "GatewayVerifier", "IssuedCode", "Issuer", "Offer", "Reason", "Redemption", "SigningKey", "StatusFetch",
+        "Tier", "TrustAnchor", "TrustSnapshot", "VerifiedCode", "Verifier", "VerifierConfig",
         "VerifyingKey", "holder_pseudonym",
     ])
     for name in citycredit.__all__:

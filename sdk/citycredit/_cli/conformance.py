@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from citycredit._cli.codes import add_json_flag
 from citycredit._cli.output import Output
+from citycredit._cli.trust import add_json_flag
 from citycredit.conformance import (
     Implementation,
     IssuerPolicy,
@@ -23,7 +23,7 @@ from citycredit.conformance import (
 from citycredit.errors import InvalidArgumentError
 
 # Kept here (not imported) so that building the parser stays cheap; a test checks it matches the kit.
-LAYERS = ("decode", "signature", "time", "revocation", "bundle", "adapter", "eligibility")
+LAYERS = ("decode", "signature", "time", "status", "trust", "presentation", "eligibility", "adapter")
 
 
 def register(subparsers: Any) -> None:
@@ -54,9 +54,10 @@ def register(subparsers: Any) -> None:
                         help='the issuing command, to which "--city C --score N" is appended, e.g. '
                              '"citycredit --json issue --home D"')
     issuer.add_argument("--city", required=True, help="the issuing city (six-digit code or pinyin name)")
-    issuer.add_argument("--bundle", required=True,
-                        help="the trust bundle its keys are published in (anchor.json beside it)")
-    issuer.add_argument("--anchor", help="the pinned trust anchor (default: anchor.json beside the bundle)")
+    issuer.add_argument("--trust", required=True,
+                        help="the trust set its keys are published in, in the served layout (anchor.json inside "
+                             "it or in the folder above, e.g. D/repository of a demo home)")
+    issuer.add_argument("--anchor", help="the pinned trust anchor (default: the trust set's anchor.json)")
     issuer.add_argument("--scheme", help="the city's scheme file (default: the member city's scheme)")
     issuer.add_argument("--max-ttl-s", type=int, default=300,
                         help="the longest lifetime policy allows, seconds (default 300; printed codes need more)")
@@ -151,7 +152,7 @@ def _show(report: Any, args: argparse.Namespace, out: Output) -> int:
 
 def _issuer(args: argparse.Namespace, out: Output) -> int:
     policy = IssuerPolicy(max_ttl_s=args.max_ttl_s, skew_s=args.skew_s, timeout_s=args.timeout_s)
-    report = check_issuer(_command(args.cmd), city=args.city, bundle=Path(args.bundle),
+    report = check_issuer(_command(args.cmd), city=args.city, trust=Path(args.trust),
                           anchor=Path(args.anchor) if args.anchor else None,
                           scheme_file=Path(args.scheme) if args.scheme else None, policy=policy)
     return _show(report, args, out)

@@ -1,52 +1,55 @@
-"""`citycredit keys new`: a city signing key pair."""
+"""`citycredit keys new` and `keys retire`: a city's code-signing keys, kept in its own key store."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 from citycredit._cli.output import Output
-from citycredit._cli.resolve import resolve_city
-from citycredit._home import Home, key_filename, write_private, write_public
-from citycredit.core import Algorithm, KeyRecord, SigningKey
+from citycredit._cli.party import add_office_args, open_office, publish_role, report
+from citycredit._cli.trust import add_json_flag
+from citycredit.core import Algorithm, parse_time_s
 from citycredit.errors import InvalidArgumentError
+
+__all__ = ["register"]
 
 
 def register(subparsers: Any) -> None:
-    keys = subparsers.add_parser("keys", help="manage city signing keys")
+    keys = subparsers.add_parser("keys", help="a city's code-signing keys")
     sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
-    new = sub.add_parser("new", help="generate a signing key pair for a city")
-    new.add_argument("--city", required=True, help="six-digit code or pinyin name, e.g. 330100 or hangzhou")
+    new = sub.add_parser("new", help="generate a code-signing key in the city's key store and publish its part")
     new.add_argument("--alg", default="ed25519", choices=["ed25519", "p256", "sm2"])
-    new.add_argument("--out", help="write <kid>.<alg>.pem and <kid>.pub.json here")
-    new.add_argument("--home", help="also add the public key to this alliance and publish a new bundle")
+    add_office_args(new)
+    add_json_flag(new)
     new.set_defaults(handler=_new)
+    retire = sub.add_parser("retire", help="stop issuing with a key (codes issued inside its window stay valid)")
+    retire.add_argument("kid", help="the key id, 16 hex digits")
+    retire.add_argument("--at", help="the window's end, ISO 8601 with a zone (default: after the current second)")
+    add_office_args(retire)
+    add_json_flag(retire)
+    retire.set_defaults(handler=_retire)
 
 
 def _new(args: argparse.Namespace, out: Output) -> int:
-    if not args.out and not args.home:
-        raise InvalidArgumentError("give --out DIR, --home DIR or both")
-    city = resolve_city(args.city, args.home)
-    key = SigningKey.generate(Algorithm.from_slug(args.alg))
     now = int(time.time())
-    record = KeyRecord(algorithm=key.algorithm, spki=key.spki, not_before_s=now)
-    if args.out:
-        folder = Path(args.out)
-        pem, pub = folder / key_filename(key), folder / f"{key.kid.hex()}.pub.json"
-        if pem.exists():
-            raise InvalidArgumentError(f"{pem} exists; refusing to overwrite a key")
-        write_private(pem, key.to_pem())
-        write_public(pub, (json.dumps({"city": city, **record.to_dict()}, indent=2) + "\n").encode())
-        out.field("private", pem)
-        out.field("public", pub)
-    if args.home:
-        home = Home(args.home)
-        alliance = home.load()
-        home.add_city_key(alliance, city, key, now_s=now)
-        home.publish(alliance, now_s=now)
-        out.field("bundle", f"{home.bundle_path} (version {alliance.version})")
-    out.ok(f"{key.algorithm.slug} key {key.kid.hex()} for city {city}")
-    return 0
+    with open_office(args) as (office, home):
+        entry = office.new_code_key(Algorithm.from_slug(args.alg), now_s=now)
+        published = publish_role(args, office, home, now)
+    return report(out, args, f"{entry.algorithm.slug} key {entry.kid.hex()} for {office.city:06d}",
+                  {"kid": entry.kid.hex(), **published})
+
+
+def _retire(args: argparse.Namespace, out: Output) -> int:
+    try:
+        kid = bytes.fromhex(args.kid)
+    except ValueError:
+        kid = b""
+    if len(kid) != 8:
+        raise InvalidArgumentError("a kid is 16 hex digits")
+    now = int(time.time())
+    with open_office(args) as (office, home):
+        entry = office.retire_key(kid, now_s=now, not_after_s=parse_time_s(args.at, "--at") if args.at else None)
+        published = publish_role(args, office, home, now)
+    return report(out, args, f"key {args.kid} retired: it verifies codes issued before {entry.not_after_s}",
+                  {"not_after_s": entry.not_after_s, **published})

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -18,10 +20,12 @@ from citycredit.errors import CityCreditError
 # Command modules, in the order `--help` lists them.
 COMMAND_MODULES = (
     "citycredit._cli.demo",
-    "citycredit._cli.keys",
     "citycredit._cli.codes",
     "citycredit._cli.offers",
-    "citycredit._cli.bundle",
+    "citycredit._cli.keys",
+    "citycredit._cli.holder",
+    "citycredit._cli.trust",
+    "citycredit._cli.governance",
     "citycredit._cli.gateway",
     "citycredit._cli.conformance",
 )
@@ -37,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="citycredit", description="City credit codes: issue, verify, check, serve.")
-    parser.add_argument("--version", action="version", version="citycredit 0.1.0")
+    parser.add_argument("--version", action="version", version="citycredit 0.2.0")
     parser.add_argument("--no-color", action="store_true", help="plain output (also when NO_COLOR is set)")
     parser.add_argument("--json", action="store_true",
                         help="machine output for any command: `citycredit --json verify ...` (conformance protocol)")
@@ -59,6 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`citycredit offers | head -1`): stop quietly, as a program killed by SIGPIPE
+        # would, and keep the interpreter from failing again while it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -1,29 +1,50 @@
-"""`citycredit offers`, `check` and `redeem`: the same-city treatment catalogue, decisions and redemptions."""
+"""`citycredit offers` (list, publish, withdraw), `check` and `redeem`: offers, decisions and redemptions."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
-from citycredit._cli.codes import add_json_flag, add_trust_args, load_verifier
 from citycredit._cli.output import Output
+from citycredit._cli.party import add_office_args, open_office, publish_role, report
 from citycredit._cli.resolve import resolve_city
+from citycredit._cli.trust import add_json_flag, add_trust_args, load_verifier
 from citycredit._client import GatewayClient
-from citycredit.core import Decision, Offer, Reason, to_json
-from citycredit.errors import BundleError, UnavailableError
+from citycredit.core import Decision, Offer, Reason, from_json, to_json
+from citycredit.errors import BundleError, InvalidArgumentError, UnavailableError
+
+__all__ = ["register"]
 
 
 def register(subparsers: Any) -> None:
-    offers = subparsers.add_parser("offers", help="list the same-city offers in the trust bundle")
-    add_trust_args(offers)
-    offers.add_argument("--city", help="only this host city (six-digit code or pinyin name)")
-    add_json_flag(offers)
-    offers.set_defaults(handler=_offers)
+    offers = subparsers.add_parser("offers", help="the same-city offers: list them, or publish and withdraw a "
+                                                  "city's own")
+    sub = offers.add_subparsers(dest="offers_command", metavar="ACTION")
+    listing = sub.add_parser("list", help="list the offers of the trust set (the default action)")
+    for parser in (offers, listing):
+        add_trust_args(parser)
+        parser.add_argument("--city", dest="host", help="only this host city (six-digit code or pinyin name)")
+        add_json_flag(parser)
+        parser.set_defaults(handler=_offers)
+    publish = sub.add_parser("publish", help="add or replace one of the city's offers (a JSON file) and publish "
+                                             "the city's signed part")
+    publish.add_argument("file", help="the offer as JSON (the shape `offers --json` prints)")
+    add_office_args(publish)
+    add_json_flag(publish)
+    publish.set_defaults(handler=_publish)
+    withdraw = sub.add_parser("withdraw", help="withdraw one of the city's offers and publish its signed part")
+    withdraw.add_argument("offer_id")
+    add_office_args(withdraw)
+    add_json_flag(withdraw)
+    withdraw.set_defaults(handler=_withdraw)
 
-    check = subparsers.add_parser("check", help="may the holder have this offer? (exit 0 yes, 1 no, 2 bad input)")
-    check.add_argument("code", help="the CC1: string")
+    check = subparsers.add_parser("check", help="may the holder have this offer? (exit 0 yes, 1 no, 2 cannot judge)")
+    check.add_argument("code", help="the CC1: or CP1: string")
     check.add_argument("--offer", required=True, help="offer id (see `citycredit offers`)")
     add_trust_args(check)
     add_json_flag(check)
@@ -31,7 +52,7 @@ def register(subparsers: Any) -> None:
 
     redeem = subparsers.add_parser("redeem", help="spend an offer for the code's holder at a gateway "
                                                   "(exit 0 redeemed, 1 not eligible, 2 bad input)")
-    redeem.add_argument("code", help="the CC1: string")
+    redeem.add_argument("code", help="the CC1: or CP1: string")
     redeem.add_argument("--offer", required=True, help="offer id")
     redeem.add_argument("--gateway", required=True, help="gateway REST URL, e.g. http://127.0.0.1:8080")
     redeem.add_argument("--api-key", help="merchant API key (default: $CITYCREDIT_API_KEY)")
@@ -42,19 +63,12 @@ def register(subparsers: Any) -> None:
     redeem.set_defaults(handler=_redeem)
 
 
-def offer_json(offer: Offer) -> dict[str, Any]:
-    """The CLI's offer shape: the documented fields first, then the full offer."""
-    doc = to_json(offer)
-    return {**doc, "city": f"{offer.city:06d}", "benefit": offer.benefit.text_zh, "benefit_en": offer.benefit.text_en,
-            "benefit_detail": doc["benefit"]}
-
-
 def _offers(args: argparse.Namespace, out: Output) -> int:
     catalogue = load_verifier(args).snapshot.catalogue
-    city = resolve_city(args.city, args.home) if args.city else None
+    city = resolve_city(args.host, args.home) if args.host else None
     found = catalogue.find(city=city)
     if args.json:
-        out.json([offer_json(o) for o in found])
+        out.json([to_json(o) for o in found])
         return 0
     for offer in found:
         flags = [f for f, on in (("local only", offer.local_only), ("assumed threshold", offer.assumed)) if on]
@@ -66,10 +80,29 @@ def _offers(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+def _publish(args: argparse.Namespace, out: Output) -> int:
+    try:
+        doc = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidArgumentError(f"cannot read the offer {args.file}: {exc}") from None
+    offer = from_json(Offer, doc)
+    with open_office(args) as (office, home):
+        office.publish_offer(offer)
+        published = publish_role(args, office, home, int(time.time()))
+    return report(out, args, f"offer {offer.id} published", published)
+
+
+def _withdraw(args: argparse.Namespace, out: Output) -> int:
+    with open_office(args) as (office, home):
+        office.withdraw_offer(args.offer_id)
+        published = publish_role(args, office, home, int(time.time()))
+    return report(out, args, f"offer {args.offer_id} withdrawn", published)
+
+
 def _check(args: argparse.Namespace, out: Output) -> int:
     try:
         verifier = load_verifier(args)
-        decision = verifier.check(args.code, args.offer)
+        decision = verifier.check(args.code.rstrip("\r\n"), args.offer)
     except BundleError as exc:
         if args.json:
             out.json({"eligible": False, "reason": None, "offer": args.offer, "tier": None,

@@ -2,46 +2,72 @@
 
 It follows the data flow of the design (DESIGN 2), one module per step::
 
-    _base45, _envelope     CC1 text  ->  envelope (payload, kid, signature)  ->  claims
-    _keys, _trust, _status trust: anchor -> governance -> city -> kid -> key; status lists
-    _verify                verified claims (`verify_code`)
-    _tiers, _offers        the portable ladder; offers and agreements
-    _eligibility           verified claims + offer + agreements + quota count -> decision
-    _issuance              the city side: rating -> signed code (key and status-index pickers)
-    _redemption            a decision that spends a quota slot, and its audit record
-    _wire, _time           every JSON/protobuf shape and every time format, written once
+    _base45, _envelope, _claims   CC1/CP1 text -> envelope -> claims (strict, canonical)
+    _keys                         signing and verifying keys; the roles' TUF keys
+    _trust, _repository           the trust set: TUF roles over protobuf parts, read and written
+    _status                       status lists: two bits an entry, signed heads, deltas
+    _verify                       verified claims (`verify_code`, with presentations and replay)
+    _tiers, _offers               the portable ladder; offers and agreements
+    _eligibility                  verified claims + offer + agreements + quota count -> decision
+    _issuance                     the city side: rating -> signed code (pseudonyms, key and index pickers)
+    _redemption                   a decision that spends a quota slot
+    _wire, _time                  every JSON/protobuf shape and every time format, written once
 
 Nothing here does I/O: no network, no files, no database, no clock and no randomness it
-was not handed. Shells (the merchant SDK, the CLI, the gateway, the conformance kit)
-import the names below, never the private modules.
+was not handed. Shells (the merchant SDK, the city office, the CLI, the gateway, the
+conformance kit) import the names below, never the private modules.
 """
 
-from citycredit.core._alliance import Alliance, CityRecord, KeyRecord
 from citycredit.core._base45 import ALPHABET as BASE45_ALPHABET
 from citycredit.core._base45 import b45decode, b45encode
-from citycredit.core._claims import VerifiedCode, parse_claims
+from citycredit.core._claims import HOLDER_BYTES, MAX_BAND_CHARS, VerifiedCode, parse_claims
 from citycredit.core._eligibility import Catalogue, Decision, Reason, Rules, decide, decision_for_error
 from citycredit.core._envelope import (
     CODE_PREFIX,
     MAX_CODE_CHARS,
+    PRESENTATION_CONTEXT,
+    PRESENTATION_PREFIX,
     SIGNING_CONTEXT,
     Envelope,
+    Presented,
     decode_envelope,
+    decode_text,
     encode_code,
+    encode_presentation,
+    presentation_message,
 )
 from citycredit.core._issuance import (
-    HOLDER_BYTES,
     MAX_TTL_S,
     HeldKey,
     IssuedCode,
     Issuer,
+    Mac,
     RandomSource,
     StatusIndexPicker,
+    device_key,
+    hmac_sha256,
     holder_pseudonym,
     pick_signing_key,
     pick_status_index,
 )
-from citycredit.core._keys import Algorithm, SigningKey, VerifyingKey, kid_for_spki
+from citycredit.core._keys import (
+    Algorithm,
+    Signer,
+    SigningKey,
+    TufSigner,
+    VerifyingKey,
+    kid_for_spki,
+    tuf_key,
+    tuf_key_spki,
+)
+from citycredit.core._merchants import (
+    MERCHANT_CONTEXT,
+    USCC_ALPHABET,
+    is_uscc,
+    open_merchant_grant,
+    sign_merchant_grant,
+    uscc_check_character,
+)
 from citycredit.core._offers import (
     MAX_CITY,
     MIN_CITY,
@@ -52,23 +78,60 @@ from citycredit.core._offers import (
     Offer,
     Period,
     Quota,
+    is_city,
 )
 from citycredit.core._redemption import NO_PERIOD, Redeemed, decide_redemption, redemption_period
-from citycredit.core._status import MIN_STATUS_LIST_SIZE, StatusBits
+from citycredit.core._repository import (
+    AGREEMENT_MAX_TTL_S,
+    CITY_ROLE_TTL_S,
+    MEMBERSHIP_TTL_S,
+    ROOT_TTL_S,
+    SNAPSHOT_TTL_S,
+    TIMESTAMP_TTL_S,
+    Repository,
+    add_signature,
+    agreement_metadata,
+    city_metadata,
+    membership_part,
+    publish,
+    renew_timestamp,
+    root_metadata,
+    served_path,
+    sign_metadata,
+    targets_metadata,
+)
+from citycredit.core._status import (
+    MAX_STATUS_LIST_SIZE,
+    MIN_STATUS_LIST_SIZE,
+    STATUS_CONTEXT,
+    Status,
+    StatusBitmap,
+    StatusList,
+    grown_size,
+    open_status_update,
+    sign_part,
+    status_delta,
+    verify_part,
+)
 from citycredit.core._tiers import Tier
 from citycredit.core._time import CHINA_TZ, MAX_TIME_S, iso, iso_local, parse_time_s, period_key, to_epoch_s
 from citycredit.core._trust import (
-    BUNDLE_CONTEXT,
-    MAX_BUNDLE_BYTES,
-    AcceptedBundle,
+    CITY_PARTS,
+    MAX_TRUST_FILE_BYTES,
+    MEMBERSHIP_PATH,
     CityKey,
+    CityTrust,
     TrustAnchor,
+    TrustFiles,
     TrustSnapshot,
+    agreement_path,
+    agreement_role,
+    city_part_path,
+    city_role,
     describe,
-    open_bundle,
-    sign_bundle,
+    open_trust,
 )
-from citycredit.core._verify import verify_code
+from citycredit.core._verify import PRESENTATION_WINDOW_S, MemoryReplayCache, ReplayCache, verify_code
 from citycredit.core._wire import (
     DECISION_KEYS,
     city_from_json,
@@ -87,85 +150,137 @@ from citycredit.core._wire import (
 )
 
 __all__ = [
+    "AGREEMENT_MAX_TTL_S",
     "BASE45_ALPHABET",
-    "BUNDLE_CONTEXT",
     "CHINA_TZ",
+    "CITY_PARTS",
+    "CITY_ROLE_TTL_S",
     "CODE_PREFIX",
     "DECISION_KEYS",
     "HOLDER_BYTES",
-    "MAX_BUNDLE_BYTES",
+    "MAX_BAND_CHARS",
     "MAX_CITY",
     "MAX_CODE_CHARS",
+    "MAX_STATUS_LIST_SIZE",
     "MAX_TIME_S",
+    "MAX_TRUST_FILE_BYTES",
     "MAX_TTL_S",
+    "MEMBERSHIP_PATH",
+    "MEMBERSHIP_TTL_S",
+    "MERCHANT_CONTEXT",
     "MIN_CITY",
     "MIN_STATUS_LIST_SIZE",
     "NO_PERIOD",
+    "PRESENTATION_CONTEXT",
+    "PRESENTATION_PREFIX",
+    "PRESENTATION_WINDOW_S",
+    "ROOT_TTL_S",
     "SIGNING_CONTEXT",
-    "AcceptedBundle",
+    "SNAPSHOT_TTL_S",
+    "STATUS_CONTEXT",
+    "TIMESTAMP_TTL_S",
+    "USCC_ALPHABET",
     "Agreement",
     "Algorithm",
-    "Alliance",
     "Benefit",
     "BenefitKind",
     "Catalogue",
     "Category",
     "CityKey",
-    "CityRecord",
+    "CityTrust",
     "Decision",
     "Envelope",
     "HeldKey",
     "IssuedCode",
     "Issuer",
-    "KeyRecord",
+    "Mac",
+    "MemoryReplayCache",
     "Offer",
     "Period",
+    "Presented",
     "Quota",
     "RandomSource",
     "Reason",
     "Redeemed",
+    "ReplayCache",
+    "Repository",
     "Rules",
+    "Signer",
     "SigningKey",
-    "StatusBits",
+    "Status",
+    "StatusBitmap",
     "StatusIndexPicker",
+    "StatusList",
     "Tier",
     "TrustAnchor",
+    "TrustFiles",
     "TrustSnapshot",
+    "TufSigner",
     "VerifiedCode",
     "VerifyingKey",
+    "add_signature",
+    "agreement_metadata",
+    "agreement_path",
+    "agreement_role",
     "b45decode",
     "b45encode",
     "city_from_json",
+    "city_metadata",
+    "city_part_path",
+    "city_role",
     "city_to_json",
     "decide",
     "decide_redemption",
     "decision_for_error",
     "decision_from_json",
     "decode_envelope",
+    "decode_text",
     "describe",
+    "device_key",
     "encode_code",
+    "encode_presentation",
     "enum_from_proto",
     "enum_to_proto",
     "from_json",
     "from_proto",
+    "grown_size",
+    "hmac_sha256",
     "holder_pseudonym",
+    "is_city",
+    "is_uscc",
     "iso",
     "iso_local",
     "kid_for_spki",
-    "open_bundle",
+    "membership_part",
+    "open_merchant_grant",
+    "open_status_update",
+    "open_trust",
     "parse_claims",
     "parse_time_s",
     "period_key",
     "pick_signing_key",
     "pick_status_index",
+    "presentation_message",
+    "publish",
     "redemption_period",
-    "sign_bundle",
+    "renew_timestamp",
+    "root_metadata",
+    "served_path",
+    "sign_merchant_grant",
+    "sign_metadata",
+    "sign_part",
+    "status_delta",
+    "targets_metadata",
     "to_epoch_s",
     "to_json",
     "to_proto",
+    "tuf_key",
+    "tuf_key_spki",
+    "uscc_check_character",
     "verification_from_json",
     "verification_from_proto",
     "verification_to_json",
     "verification_to_proto",
     "verify_code",
+    "verify_part",
 ]

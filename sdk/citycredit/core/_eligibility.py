@@ -8,13 +8,14 @@ counts them per holder pseudonym and `period_key`; `decide` only compares.
 A decision runs these checks in order and stops at the first "no":
 
 1. the code is inside its validity window at `now_s` (`CODE_NOT_YET_VALID`, `CODE_EXPIRED`);
-2. the host city runs same-city rules for the offer's category (`NO_RULES`);
-3. the offer is in its validity window (`OFFER_NOT_ACTIVE`);
-4. a visitor needs an agreement between home and host city covering the category
+2. the code is for the offer's host city, its audience (`WRONG_AUDIENCE`);
+3. the host city runs same-city rules for the offer's category (`NO_RULES`);
+4. the offer is in its validity window (`OFFER_NOT_ACTIVE`);
+5. a visitor needs an agreement between home and host city covering the category
    in force at `now_s` (`NO_AGREEMENT`), and an offer open to visitors
    (`OFFER_LOCAL_ONLY`); from here on the visitor is treated as a local;
-5. the holder's tier reaches the offer's minimum (`TIER_TOO_LOW`);
-6. a quota has uses left this period (`QUOTA_EXHAUSTED`).
+6. the holder's tier reaches the offer's minimum (`TIER_TOO_LOW`);
+7. a quota has uses left this period (`QUOTA_EXHAUSTED`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from citycredit.errors import (
     CodeExpiredError,
     CodeNotYetValidError,
     CodeRevokedError,
+    CodeSuspendedError,
     InvalidArgumentError,
     OfferUnknownError,
 )
@@ -52,6 +54,8 @@ class Reason(Choice):
     CODE_INVALID = "CODE_INVALID"
     NO_RULES = "NO_RULES"
     OFFER_UNKNOWN = "OFFER_UNKNOWN"
+    WRONG_AUDIENCE = "WRONG_AUDIENCE"
+    CODE_SUSPENDED = "CODE_SUSPENDED"
 
 
 # --- rules -----------------------------------------------------------------------------------------
@@ -155,6 +159,9 @@ def decide(*, holder: VerifiedCode, offer: Offer, agreements: Sequence[Agreement
         return no(Reason.CODE_NOT_YET_VALID, f"the code is valid from {holder.issued_at_s}; it is now {now_s}")
     if now_s >= holder.expires_at_s:
         return no(Reason.CODE_EXPIRED, f"the code expired at {holder.expires_at_s}; it is now {now_s}")
+    if holder.audience and holder.audience != offer.city:
+        return no(Reason.WRONG_AUDIENCE, f"the code is for use in {holder.audience:06d}, not in {offer.city:06d}: "
+                                         "ask the holder for a code for this city")
     if not rules.covers(offer.city, offer.category):
         return no(Reason.NO_RULES, f"city {offer.city} has no same-city rules for {offer.category.value}")
     if not offer.active_at(now_s):
@@ -189,6 +196,7 @@ _ERROR_REASONS: tuple[tuple[type[CityCreditError], Reason], ...] = (
     (CodeExpiredError, Reason.CODE_EXPIRED),
     (CodeNotYetValidError, Reason.CODE_NOT_YET_VALID),
     (CodeRevokedError, Reason.CODE_REVOKED),
+    (CodeSuspendedError, Reason.CODE_SUSPENDED),
     (CodeError, Reason.CODE_INVALID),
     (OfferUnknownError, Reason.OFFER_UNKNOWN),
 )

@@ -1,74 +1,142 @@
-"""The CC1 wire format (DESIGN 4): `CC1:` + Base45(SignedCreditCode)."""
+"""The wire formats of DESIGN 4: `CC1:` codes and `CP1:` presentations, Base45 over protobuf.
+
+Decoding is strict and canonical (proto/SPEC.md "Encoding"): the text is taken exactly
+as given (no whitespace is stripped; a shell that reads lines strips the line ending),
+at most 1,024 characters, checked before anything else; the Base45 is strict (RFC 9285);
+the decoded message must equal its canonical encoding (each field once, in number order,
+minimal varints, no trailing bytes), so one code has one encoding.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from citycredit._gen.citycredit.v1 import code_pb2
 from citycredit.core._base45 import b45decode, b45encode
-from citycredit.core._keys import SigningKey
+from citycredit.core._keys import Signer
 from citycredit.errors import CodeBase45Error, CodeMalformedError, CodePrefixError, CodeTooLongError
 
 __all__ = [
     "CODE_PREFIX",
     "MAX_CODE_CHARS",
+    "PRESENTATION_CONTEXT",
+    "PRESENTATION_PREFIX",
     "SIGNING_CONTEXT",
     "Envelope",
+    "Presented",
     "decode_envelope",
+    "decode_text",
     "encode_code",
+    "encode_presentation",
+    "presentation_message",
 ]
 
 CODE_PREFIX = "CC1:"
+PRESENTATION_PREFIX = "CP1:"
 MAX_CODE_CHARS = 1024
 SIGNING_CONTEXT = b"CC1\x00"
+PRESENTATION_CONTEXT = b"CP1\x00"
 KID_BYTES = 8
 SIGNATURE_BYTES = 64
 
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
+    """A code split into what was signed and how: payload bytes as received, the key id, the signature."""
+
     payload: bytes
     kid: bytes
     signature: bytes
+    # The serialized SignedCreditCode (what a presentation hashes).
+    raw: bytes
 
 
-def decode_envelope(text: str | bytes) -> Envelope:
-    """Split a code into payload, kid and signature. Checks the length before anything else."""
+@dataclass(frozen=True, slots=True)
+class Presented:
+    """A `CP1:` presentation: the code inside it, when it was made, and the device's signature."""
+
+    envelope: Envelope
+    presented_at_s: int
+    signature: bytes
+
+
+def _text(text: str | bytes) -> str:
     if isinstance(text, bytes | bytearray):
         if len(text) > MAX_CODE_CHARS:
-            raise CodeTooLongError(f"the code has {len(text)} characters; at most {MAX_CODE_CHARS} are allowed")
+            raise CodeTooLongError(f"the code has {len(text)} bytes; at most {MAX_CODE_CHARS} are allowed")
         try:
-            text = bytes(text).decode("ascii")
+            return bytes(text).decode("ascii")
         except UnicodeDecodeError:
             raise CodeBase45Error("the code contains non-ASCII bytes") from None
-    elif not isinstance(text, str):
+    if not isinstance(text, str):
         raise CodeMalformedError(f"a code is a string, not {type(text).__name__}")
     if len(text) > MAX_CODE_CHARS:
         raise CodeTooLongError(f"the code has {len(text)} characters; at most {MAX_CODE_CHARS} are allowed")
-    text = text.strip()
-    if not text.startswith(CODE_PREFIX):
-        raise CodePrefixError(f"the code must start with {CODE_PREFIX!r}")
-    raw = b45decode(text[4:])
-    envelope = code_pb2.SignedCreditCode()
+    return text
+
+
+def _canonical(message: Message, raw: bytes, what: str) -> None:
     try:
-        envelope.ParseFromString(raw)
+        message.ParseFromString(raw)
     except DecodeError:
-        raise CodeMalformedError("the envelope is not a valid SignedCreditCode message") from None
+        raise CodeMalformedError(f"the {what} is not a valid {type(message).__name__} message") from None
+    if message.SerializeToString(deterministic=True) != raw:
+        raise CodeMalformedError(f"the {what} is not canonically encoded (a field repeated or out of order, "
+                                 "a non-minimal varint, or trailing bytes)")
+
+
+def _envelope(raw: bytes) -> Envelope:
+    envelope = code_pb2.SignedCreditCode()
+    _canonical(envelope, raw, "envelope")
     if len(envelope.kid) != KID_BYTES:
         raise CodeMalformedError(f"the kid must be {KID_BYTES} bytes, not {len(envelope.kid)}")
     if len(envelope.signature) != SIGNATURE_BYTES:
         raise CodeMalformedError(f"the signature must be {SIGNATURE_BYTES} bytes, not {len(envelope.signature)}")
     if not envelope.payload:
         raise CodeMalformedError("the payload is empty")
-    return Envelope(envelope.payload, envelope.kid, envelope.signature)
+    return Envelope(envelope.payload, envelope.kid, envelope.signature, raw)
 
 
-def encode_code(claims: code_pb2.CreditCode, key: SigningKey) -> str:
+def decode_text(text: str | bytes) -> Envelope | Presented:
+    """A `CC1:` code or a `CP1:` presentation, decoded and checked for canonical form (not verified)."""
+    text = _text(text)
+    prefix = text[:4]
+    if prefix == CODE_PREFIX:
+        return _envelope(b45decode(text[4:]))
+    if prefix == PRESENTATION_PREFIX:
+        presentation = code_pb2.Presentation()
+        _canonical(presentation, b45decode(text[4:]), "presentation")
+        if len(presentation.signature) != SIGNATURE_BYTES:
+            raise CodeMalformedError(f"the device signature must be {SIGNATURE_BYTES} bytes")
+        return Presented(_envelope(presentation.code), presentation.presented_at, presentation.signature)
+    raise CodePrefixError(f"a code starts with {CODE_PREFIX!r} (or a presentation with {PRESENTATION_PREFIX!r})")
+
+
+def decode_envelope(text: str | bytes) -> Envelope:
+    """The code of a `CC1:` string, or the one inside a `CP1:` presentation."""
+    decoded = decode_text(text)
+    return decoded.envelope if isinstance(decoded, Presented) else decoded
+
+
+def encode_code(claims: code_pb2.CreditCode, key: Signer) -> str:
     """Serialize, sign the exact payload bytes and wrap as a `CC1:` string."""
     payload = claims.SerializeToString(deterministic=True)
     signature = key.sign(SIGNING_CONTEXT + payload)
     envelope = code_pb2.SignedCreditCode(payload=payload, kid=key.kid, signature=signature)
     return CODE_PREFIX + b45encode(envelope.SerializeToString(deterministic=True))
 
+
+def presentation_message(code: bytes, presented_at_s: int) -> bytes:
+    """What the device signs: b"CP1\\0" || SHA-256(code bytes) || the time as 8 bytes big-endian."""
+    return PRESENTATION_CONTEXT + hashlib.sha256(code).digest() + presented_at_s.to_bytes(8, "big", signed=True)
+
+
+def encode_presentation(code: str | bytes, device: Signer, *, presented_at_s: int) -> str:
+    """A `CP1:` presentation of a device-bound code, signed by the holder's device now."""
+    envelope = decode_envelope(code)
+    message = code_pb2.Presentation(code=envelope.raw, presented_at=presented_at_s,
+                                    signature=device.sign(presentation_message(envelope.raw, presented_at_s)))
+    return PRESENTATION_PREFIX + b45encode(message.SerializeToString(deterministic=True))

@@ -10,17 +10,28 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from securesystemslib.signer import Key, Signature, SSlibKey
+from securesystemslib.signer import Signer as TufSignerBase
 
 from citycredit._gen.citycredit.v1 import bundle_pb2
 from citycredit.errors import InvalidArgumentError
 
-__all__ = ["Algorithm", "SigningKey", "VerifyingKey", "kid_for_spki"]
+__all__ = [
+    "Algorithm",
+    "Signer",
+    "SigningKey",
+    "TufSigner",
+    "VerifyingKey",
+    "kid_for_spki",
+    "tuf_key",
+    "tuf_key_spki",
+]
 
 
 class Algorithm(enum.Enum):
@@ -54,13 +65,31 @@ def kid_for_spki(spki: bytes) -> bytes:
     return hashlib.sha256(spki).digest()[:8]
 
 
+# Group orders. An ECDSA P-256 signature (r, s) verifies as (r, n - s) too: it is canonical only with
+# s <= n/2 (low S), so that one code has one valid encoding. SM2's verification equation involves r + s,
+# so (r, n - s) is simply invalid there: SM2 needs only 0 < r, s < n.
+_P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_SM2_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+
+
 def _raw_to_der(signature: bytes) -> bytes:
     return encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
 
 
-def _der_to_raw(signature: bytes) -> bytes:
+def _der_to_raw(signature: bytes, low_s_order: int = 0) -> bytes:
+    """Raw r||s from DER; with `low_s_order`, s is made low (for ECDSA, s and n - s are one signature)."""
     r, s = decode_dss_signature(signature)
+    if low_s_order and s > low_s_order // 2:
+        s = low_s_order - s
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def _in_range_rs(signature: bytes, order: int, *, low_s: bool) -> bool:
+    """64 bytes of r||s with 0 < r < n and 0 < s < n (and s <= n/2 where high S is a malleable twin)."""
+    if len(signature) != 64:
+        return False
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    return 0 < r < order and 0 < s < order and (not low_s or s <= order // 2)
 
 
 class _Backend:
@@ -140,7 +169,7 @@ class _P256(_PycaBackend):
         return key
 
     def sign(self, key: Any, data: bytes) -> bytes:
-        return _der_to_raw(key.sign(data, self._ecdsa))
+        return _der_to_raw(key.sign(data, self._ecdsa), _P256_N)
 
     def verifier(self, spki: bytes) -> Callable[[bytes, bytes], bool]:
         public = serialization.load_der_public_key(spki)
@@ -149,7 +178,7 @@ class _P256(_PycaBackend):
         verify, ecdsa = public.verify, self._ecdsa
 
         def check(signature: bytes, data: bytes) -> bool:
-            if len(signature) != 64:
+            if not _in_range_rs(signature, _P256_N, low_s=True):
                 return False
             try:
                 verify(_raw_to_der(signature), data, ecdsa)
@@ -179,7 +208,12 @@ class _SM2(_Backend):
 
     def load_private_pem(self, pem: bytes) -> Any:
         sm_ec, _, sm_ser = self._lib()
-        key = sm_ser.load_pem_private_key(pem, password=None)
+        from tongsuopy.crypto.exceptions import UnsupportedAlgorithm as SmUnsupported  # noqa: PLC0415 - sm2 extra
+
+        try:
+            key = sm_ser.load_pem_private_key(pem, password=None)
+        except SmUnsupported as exc:  # a P-256 or Ed25519 key: Tongsuo cannot load it at all
+            raise InvalidArgumentError("the PEM file is not an SM2 private key") from exc
         if not isinstance(key, sm_ec.EllipticCurvePrivateKey) or key.curve.name.lower() != "sm2":
             raise InvalidArgumentError("the PEM file is not an SM2 private key")
         return key
@@ -198,17 +232,19 @@ class _SM2(_Backend):
 
     def verifier(self, spki: bytes) -> Callable[[bytes, bytes], bool]:
         sm_ec, sm_hashes, sm_ser = self._lib()
+        from tongsuopy.crypto.exceptions import InvalidSignature as SmInvalidSignature  # noqa: PLC0415 - sm2 extra
+        from tongsuopy.crypto.exceptions import UnsupportedAlgorithm as SmUnsupported  # noqa: PLC0415 - sm2 extra
+
         try:
             public = sm_ser.load_der_public_key(spki)
-        except ValueError as exc:
+        except (ValueError, SmUnsupported) as exc:  # Tongsuo cannot load a P-256 or Ed25519 key at all
             raise InvalidArgumentError("the SPKI is not an SM2 public key") from exc
         if not isinstance(public, sm_ec.EllipticCurvePublicKey) or public.curve.name.lower() != "sm2":
             raise InvalidArgumentError("the SPKI is not an SM2 public key")
         algorithm = sm_ec.ECDSA(sm_hashes.SM3())
-        from tongsuopy.crypto.exceptions import InvalidSignature as SmInvalidSignature  # noqa: PLC0415 - sm2 extra
 
         def check(signature: bytes, data: bytes) -> bool:
-            if len(signature) != 64:
+            if not _in_range_rs(signature, _SM2_N, low_s=False):
                 return False
             try:
                 public.verify(_raw_to_der(signature), data, algorithm)
@@ -223,6 +259,23 @@ _BACKENDS: dict[Algorithm, _Backend] = {Algorithm.ED25519: _Ed25519(), Algorithm
                                         Algorithm.SM2: _SM2()}
 
 
+class Signer(Protocol):
+    """Anything that signs for a key: a `SigningKey` in memory, or a key store's handle on a key it keeps."""
+
+    @property
+    def algorithm(self) -> Algorithm: ...
+
+    @property
+    def spki(self) -> bytes: ...
+
+    @property
+    def kid(self) -> bytes: ...
+
+    def sign(self, data: bytes) -> bytes:
+        """The raw 64-byte signature (P-256: r||s with low S; SM2: r||s)."""
+        ...
+
+
 class VerifyingKey:
     """A public key with its algorithm and kid; `verify` never raises on a bad signature."""
 
@@ -234,7 +287,7 @@ class VerifyingKey:
         self.kid = kid_for_spki(self.spki)
         try:
             self.verify: Callable[[bytes, bytes], bool] = _BACKENDS[algorithm].verifier(self.spki)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:  # e.g. an SM2 SPKI listed as P-256
             raise InvalidArgumentError(f"not a valid {algorithm.slug} public key: {exc}") from exc
 
     def __repr__(self) -> str:
@@ -259,7 +312,7 @@ class SigningKey:
     def from_pem(cls, pem: bytes, algorithm: Algorithm) -> SigningKey:
         try:
             key = _BACKENDS[algorithm].load_private_pem(pem)
-        except ValueError as exc:
+        except (ValueError, UnsupportedAlgorithm) as exc:  # e.g. an SM2 key read as P-256
             raise InvalidArgumentError(f"not a {algorithm.slug} private key: {exc}") from exc
         return cls(algorithm=algorithm, key=key)
 
@@ -278,3 +331,53 @@ class SigningKey:
 
     def __repr__(self) -> str:
         return f"SigningKey({self.algorithm.slug}, kid={self.kid.hex()})"
+
+
+# --- TUF keys: the roles' keys as python-tuf (securesystemslib) sees them ------------------------------
+
+_TUF_SCHEMES = {Algorithm.ED25519: "ed25519", Algorithm.P256: "ecdsa-sha2-nistp256"}
+
+
+def tuf_key(key: VerifyingKey | Signer) -> SSlibKey:
+    """The TUF key of an Ed25519 or P-256 public key (TUF roles have no SM2)."""
+    scheme = _TUF_SCHEMES.get(key.algorithm)
+    if scheme is None:
+        raise InvalidArgumentError(f"a TUF role key is Ed25519 or P-256, not {key.algorithm.slug}")
+    public = serialization.load_der_public_key(key.spki)
+    return SSlibKey.from_crypto(public, scheme=scheme)
+
+
+def tuf_key_spki(key: Key) -> bytes:
+    """The SubjectPublicKeyInfo DER of a TUF key (Ed25519 or P-256)."""
+    value = key.keyval.get("public", "")
+    try:
+        if key.keytype == "ed25519":
+            public: Any = ed25519.Ed25519PublicKey.from_public_bytes(bytes.fromhex(value))
+        elif key.keytype == "ecdsa" and key.scheme == "ecdsa-sha2-nistp256":
+            public = serialization.load_pem_public_key(value.encode())
+        else:
+            raise InvalidArgumentError(f"TUF key {key.keyid[:16]}… is {key.keytype}/{key.scheme}, not Ed25519 or P-256")
+    except (ValueError, TypeError) as exc:
+        raise InvalidArgumentError(f"TUF key {key.keyid[:16]}… is malformed: {exc}") from None
+    return bytes(public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+class TufSigner(TufSignerBase):
+    """Signs TUF metadata with any `Signer` (securesystemslib verifies ECDSA signatures in DER)."""
+
+    def __init__(self, signer: Signer) -> None:
+        self._signer = signer
+        self._public = tuf_key(signer)
+
+    @property
+    def public_key(self) -> Key:
+        return self._public
+
+    @classmethod
+    def from_priv_key_uri(cls, priv_key_uri: str, public_key: Key, secrets_handler: Any = None) -> TufSigner:
+        raise InvalidArgumentError("citycredit signers come from its key stores, not from a URI")
+
+    def sign(self, payload: bytes) -> Signature:
+        raw = self._signer.sign(payload)
+        data = raw if self._signer.algorithm is Algorithm.ED25519 else _raw_to_der(raw)
+        return Signature(self._public.keyid, data.hex())

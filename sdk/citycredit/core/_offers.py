@@ -25,10 +25,13 @@ __all__ = [
     "Period",
     "Quota",
     "check_city",
+    "is_city",
 ]
 
-# GB/T 2260 division codes: six digits whose first two (the province) run from 11 to 82.
+# GB/T 2260 division codes: six digits whose first two name a province (the 34 of GB/T 2260).
 MIN_CITY, MAX_CITY = 110000, 829999
+PROVINCES = frozenset({11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52,
+                       53, 54, 61, 62, 63, 64, 65, 71, 81, 82})
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _UINT32 = 2**32
 _UINT64 = 2**64
@@ -94,12 +97,28 @@ def check(ok: bool, message: str) -> None:
         raise InvalidArgumentError(message)
 
 
+def is_text(value: object) -> bool:
+    """A str that is valid Unicode text (no lone surrogate: it must encode as UTF-8, as protobuf writes it)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def is_int(value: object, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value < high
 
 
+def is_city(city: object) -> bool:
+    """A six-digit GB/T 2260 division code whose first two digits name a province."""
+    return is_int(city, MIN_CITY, MAX_CITY + 1) and city // 10000 in PROVINCES  # type: ignore[operator]
+
+
 def check_city(city: object, what: str) -> None:
-    check(is_int(city, MIN_CITY, MAX_CITY + 1), f"{what} must be a six-digit GB/T 2260 code, not {city!r}")
+    check(is_city(city), f"{what} must be a six-digit GB/T 2260 code, not {city!r}")
 
 
 def _check_window(start: object, end: object, what: str) -> None:
@@ -127,8 +146,8 @@ class Benefit:
 
     def __post_init__(self) -> None:
         check(isinstance(self.kind, BenefitKind), f"benefit kind must be a BenefitKind, not {self.kind!r}")
-        check(isinstance(self.text_zh, str) and bool(self.text_zh.strip()), "a benefit needs Chinese text")
-        check(isinstance(self.text_en, str), "text_en must be text")
+        check(is_text(self.text_zh) and bool(self.text_zh.strip()), "a benefit needs Chinese text")
+        check(is_text(self.text_en), "text_en must be text")
         if self.kind is BenefitKind.DISCOUNT:
             check(is_int(self.discount_percent, 1, 101), "a discount is 1 to 100 percent")
         else:
@@ -157,7 +176,8 @@ class Offer:
 
     The window is [valid_from_s, valid_until_s) in seconds; valid_until_s = 0 is
     open-ended. `assumed` marks a threshold that is a demonstration value, not a
-    published rule.
+    published rule. `offline_redemption` lets a merchant record a redemption while
+    offline and send it later (never with a quota).
     """
 
     id: str
@@ -173,6 +193,8 @@ class Offer:
     local_only: bool = False
     quota: Quota | None = None
     assumed: bool = False
+    # A merchant may record a redemption offline and send it later; only offers without a quota.
+    offline_redemption: bool = False
 
     def __post_init__(self) -> None:
         check(isinstance(self.id, str) and _ID.fullmatch(self.id) is not None,
@@ -181,12 +203,15 @@ class Offer:
         check(isinstance(self.category, Category), f"offer {self.id}: category must be a Category")
         check(isinstance(self.min_tier, Tier), f"offer {self.id}: min_tier must be set to a Tier")
         check(isinstance(self.benefit, Benefit), f"offer {self.id}: benefit must be a Benefit")
-        check(isinstance(self.title_zh, str) and bool(self.title_zh.strip()), f"offer {self.id}: needs title_zh")
-        check(isinstance(self.title_en, str) and isinstance(self.venue, str), f"offer {self.id}: text fields")
+        check(is_text(self.title_zh) and bool(self.title_zh.strip()), f"offer {self.id}: needs title_zh")
+        check(is_text(self.title_en) and is_text(self.venue), f"offer {self.id}: text fields")
         _check_window(self.valid_from_s, self.valid_until_s, f"offer {self.id}")
         check(isinstance(self.local_only, bool) and isinstance(self.assumed, bool),
               f"offer {self.id}: local_only and assumed are true or false")
         check(self.quota is None or isinstance(self.quota, Quota), f"offer {self.id}: quota must be a Quota")
+        check(isinstance(self.offline_redemption, bool), f"offer {self.id}: offline_redemption is true or false")
+        check(not (self.offline_redemption and self.quota is not None),
+              f"offer {self.id}: a quota offer cannot be redeemed offline (the quota could be overspent)")
 
     def active_at(self, now_s: int) -> bool:
         return in_window(now_s, self.valid_from_s, self.valid_until_s)
@@ -217,7 +242,7 @@ class Agreement:
         check(isinstance(self.categories, frozenset) and all(isinstance(c, Category) for c in self.categories),
               f"agreement {self.id}: categories must be Categories")
         _check_window(self.not_before_s, self.not_after_s, f"agreement {self.id}")
-        check(isinstance(self.title, str), f"agreement {self.id}: title must be text")
+        check(is_text(self.title), f"agreement {self.id}: title must be text")
 
     def in_force_at(self, now_s: int) -> bool:
         return in_window(now_s, self.not_before_s, self.not_after_s)

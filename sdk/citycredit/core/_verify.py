@@ -1,62 +1,192 @@
-"""Code verification: the pure core every surface wraps (no I/O, the clock is an argument)."""
+"""Code verification: the pure core every surface wraps (no I/O; the clock and the replay cache are arguments).
+
+`verify_code` applies the rules of proto/SPEC.md "Verification" in their order; the
+first that fails names the error:
+
+ 1. the trust set is fresh (root, timestamp, snapshot, targets within the grace)  CC_BUNDLE_STALE
+ 2. the text decodes: length, prefix, Base45, canonical envelope    CC_TOO_LONG, CC_PREFIX, CC_BASE45, CC_MALFORMED
+ 3. a key of the trust set has the kid                                         CC_KEY_UNKNOWN
+ 4. its signature verifies over b"CC1\\0" + payload                            CC_SIGNATURE_INVALID
+ 5. the claims parse and are canonical                                         CC_MALFORMED
+ 6. the key belongs to the code's city                                         CC_CITY_MISMATCH
+ 7. the key was valid when the code was issued                                 CC_KEY_NOT_VALID
+ 8. the city's part is fresh                                                   CC_BUNDLE_STALE
+ 9. a device-bound code comes in a presentation                               CC_DEVICE_PROOF_REQUIRED
+10. the presentation's device signature verifies                              CC_DEVICE_SIGNATURE_INVALID
+11. the presentation is inside its window                                     CC_PRESENTATION_STALE
+12. the code has started and not expired                                      CC_NOT_YET_VALID, CC_EXPIRED
+13. the city's status list is held and fresh                                  CC_BUNDLE_STALE
+14. the code's status entry is VALID                                          CC_REVOKED, CC_SUSPENDED
+15. the presentation was not seen at this venue inside its window             CC_PRESENTATION_REPLAYED
+"""
 
 from __future__ import annotations
 
+import collections
+from typing import Protocol
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
 from citycredit.core._claims import TIERS, VerifiedCode, parse_claims
-from citycredit.core._envelope import SIGNING_CONTEXT, decode_envelope
+from citycredit.core._envelope import SIGNING_CONTEXT, Presented, decode_text, presentation_message
+from citycredit.core._keys import Algorithm
 from citycredit.core._trust import TrustSnapshot
 from citycredit.errors import (
     BundleStaleError,
     CityMismatchError,
     CodeExpiredError,
+    CodeMalformedError,
     CodeNotYetValidError,
     CodeRevokedError,
+    CodeSuspendedError,
+    DeviceProofRequiredError,
+    DeviceSignatureInvalidError,
     KeyNotValidError,
     KeyUnknownError,
+    PresentationReplayedError,
+    PresentationStaleError,
     SignatureInvalidError,
 )
 
-__all__ = ["VerifiedCode", "verify_code"]
+__all__ = ["PRESENTATION_WINDOW_S", "MemoryReplayCache", "ReplayCache", "verify_code"]
 
-def verify_code(snapshot: TrustSnapshot, code: str | bytes, *, now_s: int, grace_s: int) -> VerifiedCode:
-    """Decode, authenticate and check a code at `now_s`; raises a CodeError or BundleStaleError."""
+# How far a presentation's time may be from the verifier's clock, either way.
+PRESENTATION_WINDOW_S = 30
+_P256 = ec.SECP256R1()
+_ECDSA = ec.ECDSA(hashes.SHA256())
+_P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+class ReplayCache(Protocol):
+    """Remembers presentations seen at a venue until their window closes."""
+
+    def first_sighting(self, venue: str, presentation: bytes, *, until_s: int, now_s: int) -> bool:
+        """True, and remembered until `until_s`, when (venue, presentation) was not seen; False when it was.
+
+        `presentation` is what the device signed (code hash and time), so a second signature over the
+        same presentation is the same presentation.
+        """
+        ...
+
+
+class MemoryReplayCache:
+    """A bounded in-process replay cache (one verifier, one till). Entries go when their window closes;
+    past `max_entries` live entries the oldest goes first, so size it to the presentations one venue
+    sees in two windows."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self.max_entries = max_entries
+        self._seen: collections.OrderedDict[tuple[str, bytes], int] = collections.OrderedDict()
+
+    def first_sighting(self, venue: str, presentation: bytes, *, until_s: int, now_s: int) -> bool:
+        while self._seen:  # expired entries first (they were recorded roughly in the order they expire)
+            key, until = next(iter(self._seen.items()))
+            if until > now_s:
+                break
+            del self._seen[key]
+        key = (venue, presentation)
+        seen_until = self._seen.get(key)
+        if seen_until is not None and seen_until > now_s:
+            return False  # looked up before anything is evicted: a full cache still refuses what it holds
+        self._seen.pop(key, None)
+        while len(self._seen) >= self.max_entries > 0:  # room for the new entry: the oldest goes
+            self._seen.popitem(last=False)
+        self._seen[key] = until_s
+        return True
+
+
+def _device_signature_ok(algorithm: int, public: bytes, signature: bytes, message: bytes) -> bool:
+    try:
+        if algorithm == Algorithm.ED25519.value:
+            ed25519.Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+            return True
+        r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+        if not (0 < r < _P256_N and 0 < s <= _P256_N // 2):
+            return False
+        from_point = ec.EllipticCurvePublicKey.from_encoded_point
+        from_point(_P256, public).verify(_der(r, s), message, _ECDSA)
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
+def _der(r: int, s: int) -> bytes:
+    def integer(value: int) -> bytes:
+        raw = value.to_bytes((value.bit_length() + 8) // 8, "big")  # a leading zero keeps it positive
+        return b"\x02" + bytes([len(raw)]) + raw
+    body = integer(r) + integer(s)
+    return b"\x30" + bytes([len(body)]) + body
+
+
+def verify_code(snapshot: TrustSnapshot, code: str | bytes, *, now_s: int, grace_s: int, venue: str = "",
+                replay: ReplayCache | None = None, window_s: int = PRESENTATION_WINDOW_S) -> VerifiedCode:
+    """Decode, authenticate and check a `CC1:` code or `CP1:` presentation at `now_s`.
+
+    Raises the CodeError of the first rule that fails (see the module docstring), or
+    BundleStaleError when the trust set (or the city's part or status list) cannot judge.
+    A presentation is remembered in `replay` (when given) once it passed every other rule.
+    """
     if now_s > snapshot.expires_at_s + grace_s:
-        raise BundleStaleError(
-            f"the trust bundle (version {snapshot.version}) expired and its offline grace is over; refresh it")
-    envelope = decode_envelope(code)
+        raise BundleStaleError(f"the trust set (snapshot {snapshot.version}) expired and its offline grace is over; "
+                               "refresh it")
+    decoded = decode_text(code)
+    presented = decoded if isinstance(decoded, Presented) else None
+    envelope = decoded.envelope if isinstance(decoded, Presented) else decoded
     candidates = snapshot.keys_by_kid.get(envelope.kid)
     if not candidates:
-        raise KeyUnknownError(f"no key with kid {envelope.kid.hex()} in trust bundle version {snapshot.version}")
+        raise KeyUnknownError(f"no key with kid {envelope.kid.hex()} in the trust set (snapshot {snapshot.version})")
     signed = SIGNING_CONTEXT + envelope.payload
-    for city_key in candidates:  # kids may collide: try each
-        if city_key.key.verify(envelope.signature, signed):
-            break
-    else:
+    verifying = [k for k in candidates if k.key.verify(envelope.signature, signed)]  # kids may collide: try each
+    if not verifying:
         raise SignatureInvalidError(f"the signature does not verify under key {envelope.kid.hex()}")
     claims = parse_claims(envelope.payload)
-    if claims.city != city_key.city:
-        raise CityMismatchError(f"key {envelope.kid.hex()} belongs to {city_key.city}, not {claims.city}")
+    city = claims.city
+    # One key listed by two cities verifies for both: the code's own city is the one that counts.
+    city_key = next((k for k in verifying if k.city == city), verifying[0])
+    if city != city_key.city:
+        raise CityMismatchError(f"key {envelope.kid.hex()} belongs to {city_key.city}, not {city}")
     if not city_key.valid_at_issue(claims.issued_at):
         raise KeyNotValidError(f"key {envelope.kid.hex()} was not valid for codes issued at {claims.issued_at}")
+    trust = snapshot.cities[city]
+    if now_s > trust.expires_at_s + grace_s:
+        raise BundleStaleError(f"the part of city {city:06d} expired and its offline grace is over; refresh it")
+    device_bound = claims.HasField("device_key")
+    message = b""
+    if presented is None:
+        if device_bound:
+            raise DeviceProofRequiredError()
+    else:
+        if not device_bound:
+            raise CodeMalformedError("a presentation carries a code that has no device key")
+        message = presentation_message(envelope.raw, presented.presented_at_s)
+        if not _device_signature_ok(claims.device_key.algorithm, claims.device_key.public_key, presented.signature,
+                                    message):
+            raise DeviceSignatureInvalidError()
+        if abs(now_s - presented.presented_at_s) > window_s:
+            raise PresentationStaleError(f"presented at {presented.presented_at_s}, it is now {now_s} "
+                                         f"(window ±{window_s} s)")
     if now_s < claims.issued_at:
         raise CodeNotYetValidError(f"the code is valid from {claims.issued_at}, it is now {now_s}")
     if now_s >= claims.expires_at:
         raise CodeExpiredError(f"the code expired at {claims.expires_at}, it is now {now_s}")
-    bits = snapshot.status_bits(claims.city)
-    if bits is not None and bits.is_revoked(claims.status_index):
-        raise CodeRevokedError(f"status index {claims.status_index} of city {claims.city} is revoked")
-    cutoff = snapshot.holder_cutoffs(claims.city).get(claims.holder)
-    if cutoff is not None and claims.issued_at < cutoff:
-        raise CodeRevokedError("the holder's codes issued before a downgrade are revoked")
+    status_list = snapshot.statuses.get(city)
+    if status_list is None:
+        raise BundleStaleError(f"no status list of city {city:06d} is held; sync it")
+    if now_s > status_list.expires_at_s + grace_s:
+        raise BundleStaleError(f"the status list of city {city:06d} (version {status_list.version}) expired and "
+                               "its offline grace is over; sync it")
+    status = status_list.status(claims.status_index)
+    if status:
+        if status == 2:
+            raise CodeSuspendedError(f"status index {claims.status_index} of city {city:06d} is suspended")
+        raise CodeRevokedError(f"status index {claims.status_index} of city {city:06d} is revoked")
+    if presented is not None and replay is not None and not replay.first_sighting(
+            venue, message, until_s=presented.presented_at_s + window_s + 1, now_s=now_s):
+        raise PresentationReplayedError()
     return VerifiedCode(
-        city=claims.city,
-        tier=TIERS[claims.tier],  # parse_claims checked 1 <= tier <= 6
-        band=claims.band,
-        issued_at_s=claims.issued_at,
-        expires_at_s=claims.expires_at,
-        code_id=claims.code_id,
-        holder=claims.holder,
-        status_index=claims.status_index,
-        kid=envelope.kid,
-        policy_version=claims.policy_version,
-    )
+        city=city, tier=TIERS[claims.tier], band=claims.band, issued_at_s=claims.issued_at,
+        expires_at_s=claims.expires_at, code_id=claims.code_id, holder=claims.holder,
+        status_index=claims.status_index, kid=envelope.kid, policy_version=claims.policy_version,
+        audience=claims.audience or city, device_bound=device_bound)

@@ -152,11 +152,13 @@ def _offer_to_json(o: Offer) -> dict[str, Any]:
     return {"id": o.id, "city": city_to_json(o.city), "venue": o.venue, "category": o.category.value,
             "min_tier": o.min_tier.name, "benefit": _benefit_to_json(o.benefit), "valid_from_s": o.valid_from_s,
             "valid_until_s": o.valid_until_s, "local_only": o.local_only, "quota": _quota_to_json(o.quota),
-            "title_zh": o.title_zh, "title_en": o.title_en, "assumed": o.assumed}
+            "title_zh": o.title_zh, "title_en": o.title_en, "assumed": o.assumed,
+            "offline_redemption": o.offline_redemption}
 
 
 _OFFER_REQUIRED = {"id", "city", "category", "min_tier", "benefit", "title_zh"}
-_OFFER_OPTIONAL = {"title_en", "venue", "valid_from_s", "valid_until_s", "local_only", "quota", "assumed"}
+_OFFER_OPTIONAL = {"title_en", "venue", "valid_from_s", "valid_until_s", "local_only", "quota", "assumed",
+                   "offline_redemption"}
 
 
 def _offer_from_json(data: object) -> Offer:
@@ -168,7 +170,8 @@ def _offer_from_json(data: object) -> Offer:
         title_zh=d["title_zh"], title_en=d.get("title_en", ""), venue=d.get("venue", ""),
         valid_from_s=parse_time_s(d.get("valid_from_s", 0), f"{what}: valid_from_s"),
         valid_until_s=parse_time_s(d.get("valid_until_s", 0), f"{what}: valid_until_s"),
-        local_only=d.get("local_only", False), quota=_quota_from_json(d.get("quota")), assumed=d.get("assumed", False))
+        local_only=d.get("local_only", False), quota=_quota_from_json(d.get("quota")), assumed=d.get("assumed", False),
+        offline_redemption=d.get("offline_redemption", False))
 
 
 def _offer_to_proto(o: Offer) -> offer_pb2.Offer:
@@ -176,7 +179,8 @@ def _offer_to_proto(o: Offer) -> offer_pb2.Offer:
         id=o.id, city=o.city, venue=o.venue, category=enum_to_proto(o.category),  # type: ignore[arg-type]
         min_tier=int(o.min_tier), benefit=_benefit_to_proto(o.benefit),  # type: ignore[arg-type]
         valid_from=o.valid_from_s, valid_until=o.valid_until_s, local_only=o.local_only,
-        title_zh=o.title_zh, title_en=o.title_en, assumed=o.assumed)
+        title_zh=o.title_zh, title_en=o.title_en, assumed=o.assumed,
+        offline_redemption=o.offline_redemption)
     if o.quota is not None:
         msg.quota.uses = o.quota.uses
         msg.quota.period = enum_to_proto(o.quota.period)  # type: ignore[assignment]
@@ -191,7 +195,8 @@ def _offer_from_proto(m: offer_pb2.Offer) -> Offer:
         id=m.id, city=m.city, category=enum_from_proto(Category, m.category),
         min_tier=_tier_from_proto(m.min_tier, f"offer {m.id}: min_tier"), benefit=_benefit_from_proto(m.benefit),
         title_zh=m.title_zh, title_en=m.title_en, venue=m.venue, valid_from_s=m.valid_from,
-        valid_until_s=m.valid_until, local_only=m.local_only, quota=quota, assumed=m.assumed)
+        valid_until_s=m.valid_until, local_only=m.local_only, quota=quota, assumed=m.assumed,
+        offline_redemption=m.offline_redemption)
 
 
 # --- agreements ----------------------------------------------------------------------------------------
@@ -316,10 +321,12 @@ def verification_to_json(result: VerifiedCode | CityCreditError) -> dict[str, An
     """The one JSON shape of a verification: the claims when valid, the catalogue error when not."""
     if isinstance(result, CityCreditError):
         return {"valid": False, "city": None, "tier": None, "band": None, "issued_at": None,
-                "expires_at": None, "code_id": None, "holder": None, "error": result.to_dict()}
+                "expires_at": None, "code_id": None, "holder": None, "audience": None, "device_bound": None,
+                "error": result.to_dict()}
     return {"valid": True, "city": city_to_json(result.city), "tier": result.tier.name, "band": result.band,
             "issued_at": iso(result.issued_at_s), "expires_at": iso(result.expires_at_s),
-            "code_id": result.code_id.hex(), "holder": result.holder.hex(), "error": None}
+            "code_id": result.code_id.hex(), "holder": result.holder.hex(), "audience": city_to_json(result.audience),
+            "device_bound": result.device_bound, "error": None}
 
 
 def verification_from_json(data: object) -> VerifiedCode | CityCreditError:
@@ -335,7 +342,9 @@ def verification_from_json(data: object) -> VerifiedCode | CityCreditError:
         band=_text(d.get("band") or "", "band"), issued_at_s=parse_time_s(d["issued_at"], "issued_at"),
         expires_at_s=parse_time_s(d["expires_at"], "expires_at"),
         code_id=bytes.fromhex(_text(d.get("code_id") or "", "code_id")),
-        holder=bytes.fromhex(_text(d.get("holder") or "", "holder")), status_index=0, kid=b"", policy_version=0)
+        holder=bytes.fromhex(_text(d.get("holder") or "", "holder")), status_index=0, kid=b"", policy_version=0,
+        audience=city_from_json(d["audience"]) if d.get("audience") is not None else 0,
+        device_bound=d.get("device_bound") is True)
 
 
 def verification_to_proto(result: VerifiedCode | CityCreditError) -> service_pb2.Verification:
@@ -344,7 +353,8 @@ def verification_to_proto(result: VerifiedCode | CityCreditError) -> service_pb2
                                                                                  message=result.message))
     return service_pb2.Verification(valid=True, city=result.city, tier=int(result.tier), band=result.band,  # type: ignore[arg-type]
                                     issued_at=result.issued_at_s, expires_at=result.expires_at_s,
-                                    code_id=result.code_id, holder=result.holder)
+                                    code_id=result.code_id, holder=result.holder, audience=result.audience,
+                                    device_bound=result.device_bound)
 
 
 def verification_from_proto(m: service_pb2.Verification) -> VerifiedCode | CityCreditError:
@@ -352,4 +362,4 @@ def verification_from_proto(m: service_pb2.Verification) -> VerifiedCode | CityC
         return error_for_code(m.error.code or "CC_MALFORMED", m.error.message or None)
     return VerifiedCode(city=m.city, tier=_tier_from_proto(m.tier, "tier"), band=m.band, issued_at_s=m.issued_at,
                         expires_at_s=m.expires_at, code_id=bytes(m.code_id), holder=bytes(m.holder), status_index=0,
-                        kid=b"", policy_version=0)
+                        kid=b"", policy_version=0, audience=m.audience, device_bound=m.device_bound)

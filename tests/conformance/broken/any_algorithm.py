@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
-"""A verifier that, when the kid's key fails, tries the city's keys of every other algorithm."""
+"""A verifier that trusts the code's algorithm: when the kid's key fails, it tries the city's keys of every
+other algorithm."""
 
-import functools
-
-from _protocol import main_with, verify
+from _protocol import main_with
 
 if __name__ == "__main__":
-    main_with(functools.partial(verify, any_algorithm=True))
+    main_with("any_algorithm")

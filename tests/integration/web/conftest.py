@@ -1,134 +1,224 @@
-"""A real gateway on loopback serving the web pages, and a real headless Chromium driving them.
+"""The pages in a real Chromium against a real demo alliance (the gateway and two cities' issuers).
 
-Playwright's own browser download is not used: the tests start the system Chromium
-(`/usr/bin/chromium`, or $CITYCREDIT_CHROMIUM). Without it they fail with a clear
-message under CI=true and are skipped elsewhere. Screenshots land in
-$CITYCREDIT_WEB_SCREENSHOTS when set, else in a temporary folder.
+    web_alliance      the demo alliance running on loopback for the session (hangzhou and quzhou issuers)
+    browser           the system Chromium (/usr/bin/chromium or $CITYCREDIT_CHROMIUM), headless
+    tabs(base_url)    a new page in a fresh browser context (its own storage, service workers, offline switch)
+    tab               tabs(the gateway) for the common case
+    minter            real codes: bare, device-bound, presentations, revocations (see minting.py)
+    screenshots       where screenshots go: $CITYCREDIT_WEB_SCREENSHOTS, else .artifacts/screenshots/
+
+Every page opened through `tabs` records script errors, console errors and dialogs, and the test fails
+if any happened. The pages' scripts are built (gateway/web/build.mjs) once per session before anything
+is served. Playwright's own browser download is never used. Without Chromium, Node or Playwright these
+tests fail with a clear message under CI=true and are skipped elsewhere.
 """
 
 from __future__ import annotations
 
-import itertools
+import contextlib
+import fcntl
 import os
-from collections.abc import Iterator
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
-import httpx
 import pytest
-from citycredit.gateway import Gateway, GatewayConfig, gateway_in_thread
 
-HANGZHOU, JIAXING, QUZHOU = 330100, 330400, 330800
+from tests.integration.web.minting import Minter
+from tests.support.alliance import Alliance, demo_copy, running_alliance
+
+ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = os.environ.get("CITYCREDIT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PHONE = {"width": 390, "height": 844}
-_holders = itertools.count(1)
+DESKTOP = {"width": 1280, "height": 900}
+TIMEOUT_MS = 20_000
 
 
-def _unavailable(reason: str) -> None:
+def unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"Chromium is required in CI and could not be started: {reason}", pytrace=False)
-    pytest.skip(f"no usable Chromium: {reason}")
+        pytest.fail(f"the browser tests cannot run: {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
-def web_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    config = GatewayConfig(home=tmp_path_factory.mktemp("web-gateway") / "home", grpc_port=0, http_port=0,
-                           rate_per_s=10_000.0, rate_burst=10_000, shutdown_grace_s=2.0)
-    with gateway_in_thread(config) as gw:
-        page = httpx.get(f"{gw.http_url}/merchant", timeout=10)
-        assert page.status_code == 200, "the gateway does not serve citycredit.gateway.web (GET /merchant)"
-        yield gw
+def web_build() -> Path:
+    """gateway/web/dist, built from the sources as they are (once per session; xdist workers take turns)."""
+    node = shutil.which("node")
+    if node is None or not (ROOT / "node_modules" / ".bin" / "esbuild").exists():
+        unavailable("Node and the npm packages are needed to build the pages (./dev setup installs them)")
+    lock = ROOT / "node_modules" / ".citycredit-web-build.lock"
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        done = subprocess.run([str(node), "gateway/web/build.mjs"], cwd=ROOT, capture_output=True, text=True,
+                              check=False)
+    assert done.returncode == 0, f"gateway/web/build.mjs failed:\n{done.stdout}\n{done.stderr}"
+    return ROOT / "gateway" / "web" / "dist"
 
 
 @pytest.fixture(scope="session")
-def api(web_gateway: Gateway) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=web_gateway.http_url, timeout=30) as client:
-        yield client
+def web_alliance(tmp_path_factory: pytest.TempPathFactory, web_build: Path) -> Iterator[Alliance]:
+    home = demo_copy(tmp_path_factory.mktemp("web-alliance"))
+    with running_alliance(home, issuers=("hangzhou", "quzhou")) as alliance:
+        yield alliance
 
 
 @pytest.fixture(scope="session")
-def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One persistent Chromium context with a fresh profile for the whole session."""
+def minter(web_alliance: Alliance) -> Iterator[Minter]:
+    with Minter.of(web_alliance) as m:
+        yield m
+
+
+def launch_chromium(playwright: Any, extra_args: list[str] | None = None) -> Any:
+    """The system Chromium, headless, with `extra_args` (a fake camera, for one)."""
     if not Path(CHROMIUM).is_file():
-        _unavailable(f"{CHROMIUM} does not exist (Debian: apt-get install chromium)")
+        unavailable(f"{CHROMIUM} does not exist (Debian: apt-get install chromium)")
+    try:
+        return playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                          args=CHROMIUM_ARGS + (extra_args or []))
+    except Exception as exc:
+        unavailable(f"{CHROMIUM} did not start: {str(exc).splitlines()[0]}")
+
+
+@pytest.fixture(scope="session")
+def playwright_session() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
-        _unavailable(f"the playwright package is missing ({exc})")
+        unavailable(f"the playwright package is missing ({exc})")
     manager = sync_playwright().start()
     try:
-        context = manager.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai")
-    except Exception as exc:
-        manager.stop()
-        _unavailable(f"{CHROMIUM} did not start: {str(exc).splitlines()[0]}")
-    context.set_default_timeout(15_000)
-    try:
-        yield context
+        yield manager
     finally:
-        context.close()
         manager.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_session: Any) -> Iterator[Any]:
+    launched = launch_chromium(playwright_session)
+    try:
+        yield launched
+    finally:
+        launched.close()
 
 
 @dataclass
 class Tab:
-    """A page of the browser that records what must never happen: script errors and dialogs."""
+    """One page in its own browser context, with what must never happen recorded."""
 
     page: Any
+    context: Any
     base_url: str
     errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
+    # Requests to anything but this machine: a page must never make one (no CDN, no fonts, no trackers).
+    foreign: list[str] = field(default_factory=list)
 
     def open(self, path: str) -> Any:
-        self.page.goto(self.base_url + path)
+        response = self.page.goto(self.base_url + path)
+        assert response is not None and response.status == 200, f"GET {path}: {response and response.status}"
         return self.page
+
+    def offline(self, offline: bool = True) -> None:
+        self.context.set_offline(offline)
+
+    def watch(self, page: Any) -> None:
+        page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
+
+        def console(msg: Any) -> None:
+            # A refused or missing request logs "Failed to load resource"; the pages show those themselves.
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+                self.errors.append(f"{page.url}: {msg.text}")
+
+        page.on("console", console)
+
+        def dismiss(dialog: Any) -> None:
+            self.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", dismiss)
+
+
+TabFactory = Callable[..., Tab]
+
+
+@contextlib.contextmanager
+def open_tabs(browser: Any) -> Iterator[TabFactory]:
+    opened: list[Tab] = []
+
+    def make(base_url: str, *, viewport: dict[str, int] | None = None, **options: Any) -> Tab:
+        context = browser.new_context(viewport=viewport or PHONE, locale="zh-CN", timezone_id="Asia/Shanghai",
+                                      **options)
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        tab = Tab(page=page, context=context, base_url=base_url.rstrip("/"))
+        tab.watch(page)
+        context.on("request", lambda request: None if is_loopback(request.url) else tab.foreign.append(request.url))
+        opened.append(tab)
+        return tab
+
+    try:
+        yield make
+    finally:
+        for tab in opened:
+            tab.context.close()
+    for tab in opened:
+        assert tab.dialogs == [], f"a dialog opened: {tab.dialogs}"
+        assert tab.errors == [], f"the page logged errors: {tab.errors}"
+        assert tab.foreign == [], f"the page asked another host: {tab.foreign}"
+
+
+def is_loopback(url: str) -> bool:
+    """Whether a URL stays on this machine (or inside the browser: data:, blob:, about:)."""
+    parsed = urlsplit(url)
+    if parsed.scheme in ("data", "blob", "about", "chrome-error", "chrome"):
+        return True
+    host = parsed.hostname or ""
+    return host == "localhost" or host == "::1" or host.startswith("127.")
 
 
 @pytest.fixture
-def tab(chromium: Any, web_gateway: Gateway) -> Iterator[Tab]:
-    page = chromium.new_page()
-    opened = Tab(page=page, base_url=web_gateway.http_url)
-    page.on("pageerror", lambda exc: opened.errors.append(str(exc)))
+def tabs(browser: Any) -> Iterator[TabFactory]:
+    with open_tabs(browser) as make:
+        yield make
 
-    def console(msg: Any) -> None:
-        # A refused request logs "Failed to load resource"; the page shows those itself.
-        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
-            opened.errors.append(msg.text)
 
-    page.on("console", console)
-
-    def dismiss(dialog: Any) -> None:
-        opened.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", dismiss)
-    try:
-        yield opened
-    finally:
-        page.close()
-    assert opened.dialogs == [], f"a dialog opened: {opened.dialogs}"
-    assert opened.errors == [], f"the page logged errors: {opened.errors}"
+@pytest.fixture
+def tab(tabs: TabFactory, web_alliance: Alliance) -> Tab:
+    return tabs(web_alliance.gateway.http_url)
 
 
 @pytest.fixture(scope="session")
-def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def screenshots() -> Path:
     folder = os.environ.get("CITYCREDIT_WEB_SCREENSHOTS")
-    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+    path = Path(folder) if folder else ROOT / ".artifacts" / "screenshots"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+def shoot(page: Any, folder: Path, name: str, *, fits: bool = True) -> list[Path]:
+    """Screenshots of the page at phone and desktop size, whole pages; the viewport is put back after.
 
-
-def issue(api: httpx.Client, gw: Gateway, city: int, record: dict[str, Any], ttl_s: int = 600) -> str:
-    """A fresh code of a new holder, through the gateway's issuance API."""
-    body = {"holder_ref": f"web-holder-{next(_holders)}", "local_record": record, "ttl_s": ttl_s}
-    response = api.post(f"/v1/cities/{city}/codes", json=body, headers=bearer(gw.token(city, "city_office")))
-    assert response.status_code == 200, response.text
-    return str(response.json()["code"])
+    With `fits`, nothing may stick out sideways (a page that scrolls horizontally on a phone is broken).
+    """
+    before = page.viewport_size
+    taken = []
+    for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        page.set_viewport_size(size)
+        page.evaluate("document.fonts.ready")
+        if fits:
+            wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
+                .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+                .slice(0, 5).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`)""")
+            assert wide == [], f"{name} at {label} size: these stick out sideways: {wide}"
+        path = folder / f"{name}-{label}.png"
+        page.screenshot(path=str(path), full_page=True)
+        taken.append(path)
+    if before:
+        page.set_viewport_size(before)
+    return taken

@@ -1,11 +1,16 @@
+"""Running the CLI in-process as a user types it, against copies of the session's demo alliance."""
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from citycredit._cli.main import main
+
+from tests.support.alliance import demo_copy
 
 
 @dataclass
@@ -14,13 +19,13 @@ class Run:
     out: str
     err: str
 
-    def json(self) -> dict:  # type: ignore[type-arg]
-        return json.loads(self.out)  # type: ignore[no-any-return]
+    def json(self) -> Any:
+        return json.loads(self.out)
 
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    """Runs the CLI in-process, as a user would type it, and captures exit code and output."""
+    """Runs the CLI in-process and captures its exit code and output (argparse's exits included)."""
 
     def run(*argv: str) -> Run:
         try:
@@ -35,6 +40,11 @@ def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("demo") / "alliance"
-    assert main(["demo", "init", "--dir", str(home)]) == 0
-    return home
+    """A demo alliance shared by the tests that only read it (verify, check, offers, trust show)."""
+    return demo_copy(tmp_path_factory.mktemp("shared"))
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A private copy of the demo alliance for a test that changes it (issue, revoke, keys, ceremonies)."""
+    return demo_copy(tmp_path)

@@ -25,33 +25,47 @@ _sym_db = _symbol_database.Default()
 from citycredit._gen.citycredit.v1 import offer_pb2 as citycredit_dot_v1_dot_offer__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63itycredit/v1/bundle.proto\x12\rcitycredit.v1\x1a\x19\x63itycredit/v1/offer.proto\"\xbb\x01\n\tPublicKey\x12\x0b\n\x03kid\x18\x01 \x01(\x0c\x12.\n\talgorithm\x18\x02 \x01(\x0e\x32\x1b.citycredit.v1.KeyAlgorithm\x12\x0c\n\x04spki\x18\x03 \x01(\x0c\x12\x12\n\nnot_before\x18\x04 \x01(\x03\x12\x11\n\tnot_after\x18\x05 \x01(\x03\x12(\n\x06status\x18\x06 \x01(\x0e\x32\x18.citycredit.v1.KeyStatus\x12\x12\n\nrevoked_at\x18\x07 \x01(\x03\"A\n\nStatusList\x12\x0c\n\x04size\x18\x01 \x01(\r\x12\x11\n\tbits_zlib\x18\x02 \x01(\x0c\x12\x12\n\nupdated_at\x18\x03 \x01(\x03\"2\n\x10HolderRevocation\x12\x0e\n\x06holder\x18\x01 \x01(\x0c\x12\x0e\n\x06\x63utoff\x18\x02 \x01(\x03\"P\n\nTierPolicy\x12\x0e\n\x06scheme\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x0e\n\x06\x64igest\x18\x03 \x01(\x0c\x12\x11\n\tconfirmed\x18\x04 \x01(\x08\"\x8f\x02\n\nMemberCity\x12\x0c\n\x04\x63ity\x18\x01 \x01(\r\x12\x0f\n\x07name_zh\x18\x02 \x01(\t\x12\x0f\n\x07name_en\x18\x03 \x01(\t\x12\x0c\n\x04slug\x18\x04 \x01(\t\x12&\n\x04keys\x18\x05 \x03(\x0b\x32\x18.citycredit.v1.PublicKey\x12.\n\x0bstatus_list\x18\x06 \x01(\x0b\x32\x19.citycredit.v1.StatusList\x12;\n\x12holder_revocations\x18\x07 \x03(\x0b\x32\x1f.citycredit.v1.HolderRevocation\x12.\n\x0btier_policy\x18\x08 \x01(\x0b\x32\x19.citycredit.v1.TierPolicy\"G\n\nGovernance\x12\x11\n\tthreshold\x18\x01 \x01(\r\x12&\n\x04keys\x18\x02 \x03(\x0b\x32\x18.citycredit.v1.PublicKey\"\x84\x02\n\nBundleBody\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\x11\n\tissued_at\x18\x02 \x01(\x03\x12\x12\n\nexpires_at\x18\x03 \x01(\x03\x12\x10\n\x08\x61lliance\x18\x04 \x01(\t\x12-\n\ngovernance\x18\x05 \x01(\x0b\x32\x19.citycredit.v1.Governance\x12)\n\x06\x63ities\x18\x06 \x03(\x0b\x32\x19.citycredit.v1.MemberCity\x12,\n\nagreements\x18\x07 \x03(\x0b\x32\x18.citycredit.v1.Agreement\x12$\n\x06offers\x18\x08 \x03(\x0b\x32\x14.citycredit.v1.Offer\"1\n\x0f\x42undleSignature\x12\x0b\n\x03kid\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"O\n\x0bTrustBundle\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12\x32\n\nsignatures\x18\x02 \x03(\x0b\x32\x1e.citycredit.v1.BundleSignature*\x88\x01\n\x0cKeyAlgorithm\x12\x1d\n\x19KEY_ALGORITHM_UNSPECIFIED\x10\x00\x12\x19\n\x15KEY_ALGORITHM_ED25519\x10\x01\x12#\n\x1fKEY_ALGORITHM_ECDSA_P256_SHA256\x10\x02\x12\x19\n\x15KEY_ALGORITHM_SM2_SM3\x10\x03*n\n\tKeyStatus\x12\x1a\n\x16KEY_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11KEY_STATUS_ACTIVE\x10\x01\x12\x16\n\x12KEY_STATUS_RETIRED\x10\x02\x12\x16\n\x12KEY_STATUS_REVOKED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63itycredit/v1/bundle.proto\x12\rcitycredit.v1\x1a\x19\x63itycredit/v1/offer.proto\"\xbb\x01\n\tPublicKey\x12\x0b\n\x03kid\x18\x01 \x01(\x0c\x12.\n\talgorithm\x18\x02 \x01(\x0e\x32\x1b.citycredit.v1.KeyAlgorithm\x12\x0c\n\x04spki\x18\x03 \x01(\x0c\x12\x12\n\nnot_before\x18\x04 \x01(\x03\x12\x11\n\tnot_after\x18\x05 \x01(\x03\x12(\n\x06status\x18\x06 \x01(\x0e\x32\x18.citycredit.v1.KeyStatus\x12\x12\n\nrevoked_at\x18\x07 \x01(\x03\"E\n\nStatusList\x12\x0c\n\x04size\x18\x01 \x01(\r\x12\x11\n\tbits_zlib\x18\x02 \x01(\x0c\x12\x12\n\nupdated_at\x18\x03 \x01(\x03:\x02\x18\x01\"6\n\x10HolderRevocation\x12\x0e\n\x06holder\x18\x01 \x01(\x0c\x12\x0e\n\x06\x63utoff\x18\x02 \x01(\x03:\x02\x18\x01\"P\n\nTierPolicy\x12\x0e\n\x06scheme\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x0e\n\x06\x64igest\x18\x03 \x01(\x0c\x12\x11\n\tconfirmed\x18\x04 \x01(\x08\"\x93\x02\n\nMemberCity\x12\x0c\n\x04\x63ity\x18\x01 \x01(\r\x12\x0f\n\x07name_zh\x18\x02 \x01(\t\x12\x0f\n\x07name_en\x18\x03 \x01(\t\x12\x0c\n\x04slug\x18\x04 \x01(\t\x12&\n\x04keys\x18\x05 \x03(\x0b\x32\x18.citycredit.v1.PublicKey\x12.\n\x0bstatus_list\x18\x06 \x01(\x0b\x32\x19.citycredit.v1.StatusList\x12;\n\x12holder_revocations\x18\x07 \x03(\x0b\x32\x1f.citycredit.v1.HolderRevocation\x12.\n\x0btier_policy\x18\x08 \x01(\x0b\x32\x19.citycredit.v1.TierPolicy:\x02\x18\x01\"K\n\nGovernance\x12\x11\n\tthreshold\x18\x01 \x01(\r\x12&\n\x04keys\x18\x02 \x03(\x0b\x32\x18.citycredit.v1.PublicKey:\x02\x18\x01\"\x88\x02\n\nBundleBody\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\x11\n\tissued_at\x18\x02 \x01(\x03\x12\x12\n\nexpires_at\x18\x03 \x01(\x03\x12\x10\n\x08\x61lliance\x18\x04 \x01(\t\x12-\n\ngovernance\x18\x05 \x01(\x0b\x32\x19.citycredit.v1.Governance\x12)\n\x06\x63ities\x18\x06 \x03(\x0b\x32\x19.citycredit.v1.MemberCity\x12,\n\nagreements\x18\x07 \x03(\x0b\x32\x18.citycredit.v1.Agreement\x12$\n\x06offers\x18\x08 \x03(\x0b\x32\x14.citycredit.v1.Offer:\x02\x18\x01\"5\n\x0f\x42undleSignature\x12\x0b\n\x03kid\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c:\x02\x18\x01\"S\n\x0bTrustBundle\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12\x32\n\nsignatures\x18\x02 \x03(\x0b\x32\x1e.citycredit.v1.BundleSignature:\x02\x18\x01*\x88\x01\n\x0cKeyAlgorithm\x12\x1d\n\x19KEY_ALGORITHM_UNSPECIFIED\x10\x00\x12\x19\n\x15KEY_ALGORITHM_ED25519\x10\x01\x12#\n\x1fKEY_ALGORITHM_ECDSA_P256_SHA256\x10\x02\x12\x19\n\x15KEY_ALGORITHM_SM2_SM3\x10\x03*n\n\tKeyStatus\x12\x1a\n\x16KEY_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11KEY_STATUS_ACTIVE\x10\x01\x12\x16\n\x12KEY_STATUS_RETIRED\x10\x02\x12\x16\n\x12KEY_STATUS_REVOKED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'citycredit.v1.bundle_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_KEYALGORITHM']._serialized_start=1206
-  _globals['_KEYALGORITHM']._serialized_end=1342
-  _globals['_KEYSTATUS']._serialized_start=1344
-  _globals['_KEYSTATUS']._serialized_end=1454
+  _globals['_STATUSLIST']._loaded_options = None
+  _globals['_STATUSLIST']._serialized_options = b'\030\001'
+  _globals['_HOLDERREVOCATION']._loaded_options = None
+  _globals['_HOLDERREVOCATION']._serialized_options = b'\030\001'
+  _globals['_MEMBERCITY']._loaded_options = None
+  _globals['_MEMBERCITY']._serialized_options = b'\030\001'
+  _globals['_GOVERNANCE']._loaded_options = None
+  _globals['_GOVERNANCE']._serialized_options = b'\030\001'
+  _globals['_BUNDLEBODY']._loaded_options = None
+  _globals['_BUNDLEBODY']._serialized_options = b'\030\001'
+  _globals['_BUNDLESIGNATURE']._loaded_options = None
+  _globals['_BUNDLESIGNATURE']._serialized_options = b'\030\001'
+  _globals['_TRUSTBUNDLE']._loaded_options = None
+  _globals['_TRUSTBUNDLE']._serialized_options = b'\030\001'
+  _globals['_KEYALGORITHM']._serialized_start=1234
+  _globals['_KEYALGORITHM']._serialized_end=1370
+  _globals['_KEYSTATUS']._serialized_start=1372
+  _globals['_KEYSTATUS']._serialized_end=1482
   _globals['_PUBLICKEY']._serialized_start=73
   _globals['_PUBLICKEY']._serialized_end=260
   _globals['_STATUSLIST']._serialized_start=262
-  _globals['_STATUSLIST']._serialized_end=327
-  _globals['_HOLDERREVOCATION']._serialized_start=329
-  _globals['_HOLDERREVOCATION']._serialized_end=379
-  _globals['_TIERPOLICY']._serialized_start=381
-  _globals['_TIERPOLICY']._serialized_end=461
-  _globals['_MEMBERCITY']._serialized_start=464
-  _globals['_MEMBERCITY']._serialized_end=735
-  _globals['_GOVERNANCE']._serialized_start=737
-  _globals['_GOVERNANCE']._serialized_end=808
-  _globals['_BUNDLEBODY']._serialized_start=811
-  _globals['_BUNDLEBODY']._serialized_end=1071
-  _globals['_BUNDLESIGNATURE']._serialized_start=1073
-  _globals['_BUNDLESIGNATURE']._serialized_end=1122
-  _globals['_TRUSTBUNDLE']._serialized_start=1124
-  _globals['_TRUSTBUNDLE']._serialized_end=1203
+  _globals['_STATUSLIST']._serialized_end=331
+  _globals['_HOLDERREVOCATION']._serialized_start=333
+  _globals['_HOLDERREVOCATION']._serialized_end=387
+  _globals['_TIERPOLICY']._serialized_start=389
+  _globals['_TIERPOLICY']._serialized_end=469
+  _globals['_MEMBERCITY']._serialized_start=472
+  _globals['_MEMBERCITY']._serialized_end=747
+  _globals['_GOVERNANCE']._serialized_start=749
+  _globals['_GOVERNANCE']._serialized_end=824
+  _globals['_BUNDLEBODY']._serialized_start=827
+  _globals['_BUNDLEBODY']._serialized_end=1091
+  _globals['_BUNDLESIGNATURE']._serialized_start=1093
+  _globals['_BUNDLESIGNATURE']._serialized_end=1146
+  _globals['_TRUSTBUNDLE']._serialized_start=1148
+  _globals['_TRUSTBUNDLE']._serialized_end=1231
 # @@protoc_insertion_point(module_scope)

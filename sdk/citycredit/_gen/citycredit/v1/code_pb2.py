@@ -22,18 +22,23 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from citycredit._gen.citycredit.v1 import bundle_pb2 as citycredit_dot_v1_dot_bundle__pb2
 from citycredit._gen.citycredit.v1 import tier_pb2 as citycredit_dot_v1_dot_tier__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63itycredit/v1/code.proto\x12\rcitycredit.v1\x1a\x18\x63itycredit/v1/tier.proto\"C\n\x10SignedCreditCode\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x0b\n\x03kid\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"\xc1\x01\n\nCreditCode\x12\x0f\n\x07\x63ode_id\x18\x01 \x01(\x0c\x12\x0c\n\x04\x63ity\x18\x02 \x01(\r\x12\x0e\n\x06holder\x18\x03 \x01(\x0c\x12!\n\x04tier\x18\x04 \x01(\x0e\x32\x13.citycredit.v1.Tier\x12\x0c\n\x04\x62\x61nd\x18\x05 \x01(\t\x12\x11\n\tissued_at\x18\x06 \x01(\x03\x12\x12\n\nexpires_at\x18\x07 \x01(\x03\x12\x14\n\x0cstatus_index\x18\x08 \x01(\r\x12\x16\n\x0epolicy_version\x18\t \x01(\rb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63itycredit/v1/code.proto\x12\rcitycredit.v1\x1a\x1a\x63itycredit/v1/bundle.proto\x1a\x18\x63itycredit/v1/tier.proto\"C\n\x10SignedCreditCode\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x0b\n\x03kid\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"\x81\x02\n\nCreditCode\x12\x0f\n\x07\x63ode_id\x18\x01 \x01(\x0c\x12\x0c\n\x04\x63ity\x18\x02 \x01(\r\x12\x0e\n\x06holder\x18\x03 \x01(\x0c\x12!\n\x04tier\x18\x04 \x01(\x0e\x32\x13.citycredit.v1.Tier\x12\x0c\n\x04\x62\x61nd\x18\x05 \x01(\t\x12\x11\n\tissued_at\x18\x06 \x01(\x03\x12\x12\n\nexpires_at\x18\x07 \x01(\x03\x12\x14\n\x0cstatus_index\x18\x08 \x01(\r\x12\x16\n\x0epolicy_version\x18\t \x01(\r\x12\x10\n\x08\x61udience\x18\n \x01(\r\x12,\n\ndevice_key\x18\x0b \x01(\x0b\x32\x18.citycredit.v1.DeviceKey\"O\n\tDeviceKey\x12.\n\talgorithm\x18\x01 \x01(\x0e\x32\x1b.citycredit.v1.KeyAlgorithm\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"E\n\x0cPresentation\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x0c\x12\x14\n\x0cpresented_at\x18\x02 \x01(\x03\x12\x11\n\tsignature\x18\x03 \x01(\x0c\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'citycredit.v1.code_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SIGNEDCREDITCODE']._serialized_start=69
-  _globals['_SIGNEDCREDITCODE']._serialized_end=136
-  _globals['_CREDITCODE']._serialized_start=139
-  _globals['_CREDITCODE']._serialized_end=332
+  _globals['_SIGNEDCREDITCODE']._serialized_start=97
+  _globals['_SIGNEDCREDITCODE']._serialized_end=164
+  _globals['_CREDITCODE']._serialized_start=167
+  _globals['_CREDITCODE']._serialized_end=424
+  _globals['_DEVICEKEY']._serialized_start=426
+  _globals['_DEVICEKEY']._serialized_end=505
+  _globals['_PRESENTATION']._serialized_start=507
+  _globals['_PRESENTATION']._serialized_end=576
 # @@protoc_insertion_point(module_scope)

@@ -56,6 +56,8 @@ class Reason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REASON_CODE_INVALID: _ClassVar[Reason]
     REASON_NO_RULES: _ClassVar[Reason]
     REASON_OFFER_UNKNOWN: _ClassVar[Reason]
+    REASON_WRONG_AUDIENCE: _ClassVar[Reason]
+    REASON_CODE_SUSPENDED: _ClassVar[Reason]
 CATEGORY_UNSPECIFIED: Category
 CATEGORY_PARKING: Category
 CATEGORY_SCENIC_SPOT: Category
@@ -93,6 +95,8 @@ REASON_CODE_REVOKED: Reason
 REASON_CODE_INVALID: Reason
 REASON_NO_RULES: Reason
 REASON_OFFER_UNKNOWN: Reason
+REASON_WRONG_AUDIENCE: Reason
+REASON_CODE_SUSPENDED: Reason
 
 class Benefit(_message.Message):
     __slots__ = ("kind", "discount_percent", "amount_fen", "count", "text_zh", "text_en")
@@ -119,7 +123,7 @@ class Quota(_message.Message):
     def __init__(self, uses: _Optional[int] = ..., period: _Optional[_Union[Period, str]] = ...) -> None: ...
 
 class Offer(_message.Message):
-    __slots__ = ("id", "city", "venue", "category", "min_tier", "benefit", "valid_from", "valid_until", "local_only", "quota", "title_zh", "title_en", "assumed")
+    __slots__ = ("id", "city", "venue", "category", "min_tier", "benefit", "valid_from", "valid_until", "local_only", "quota", "title_zh", "title_en", "assumed", "offline_redemption")
     ID_FIELD_NUMBER: _ClassVar[int]
     CITY_FIELD_NUMBER: _ClassVar[int]
     VENUE_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +137,7 @@ class Offer(_message.Message):
     TITLE_ZH_FIELD_NUMBER: _ClassVar[int]
     TITLE_EN_FIELD_NUMBER: _ClassVar[int]
     ASSUMED_FIELD_NUMBER: _ClassVar[int]
+    OFFLINE_REDEMPTION_FIELD_NUMBER: _ClassVar[int]
     id: str
     city: int
     venue: str
@@ -146,7 +151,8 @@ class Offer(_message.Message):
     title_zh: str
     title_en: str
     assumed: bool
-    def __init__(self, id: _Optional[str] = ..., city: _Optional[int] = ..., venue: _Optional[str] = ..., category: _Optional[_Union[Category, str]] = ..., min_tier: _Optional[_Union[_tier_pb2.Tier, str]] = ..., benefit: _Optional[_Union[Benefit, _Mapping]] = ..., valid_from: _Optional[int] = ..., valid_until: _Optional[int] = ..., local_only: _Optional[bool] = ..., quota: _Optional[_Union[Quota, _Mapping]] = ..., title_zh: _Optional[str] = ..., title_en: _Optional[str] = ..., assumed: _Optional[bool] = ...) -> None: ...
+    offline_redemption: bool
+    def __init__(self, id: _Optional[str] = ..., city: _Optional[int] = ..., venue: _Optional[str] = ..., category: _Optional[_Union[Category, str]] = ..., min_tier: _Optional[_Union[_tier_pb2.Tier, str]] = ..., benefit: _Optional[_Union[Benefit, _Mapping]] = ..., valid_from: _Optional[int] = ..., valid_until: _Optional[int] = ..., local_only: _Optional[bool] = ..., quota: _Optional[_Union[Quota, _Mapping]] = ..., title_zh: _Optional[str] = ..., title_en: _Optional[str] = ..., assumed: _Optional[bool] = ..., offline_redemption: _Optional[bool] = ...) -> None: ...
 
 class Agreement(_message.Message):
     __slots__ = ("id", "cities", "categories", "not_before", "not_after", "title")

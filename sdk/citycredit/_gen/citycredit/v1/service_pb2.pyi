@@ -1,5 +1,6 @@
 from citycredit._gen.citycredit.v1 import bundle_pb2 as _bundle_pb2
 from citycredit._gen.citycredit.v1 import offer_pb2 as _offer_pb2
+from citycredit._gen.citycredit.v1 import status_pb2 as _status_pb2
 from citycredit._gen.citycredit.v1 import tier_pb2 as _tier_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -8,6 +9,36 @@ from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class GetTrustFileRequest(_message.Message):
+    __slots__ = ("path",)
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    def __init__(self, path: _Optional[str] = ...) -> None: ...
+
+class GetTrustFileResponse(_message.Message):
+    __slots__ = ("data",)
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    def __init__(self, data: _Optional[bytes] = ...) -> None: ...
+
+class GetStatusListRequest(_message.Message):
+    __slots__ = ("city", "known_version")
+    CITY_FIELD_NUMBER: _ClassVar[int]
+    KNOWN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    city: int
+    known_version: int
+    def __init__(self, city: _Optional[int] = ..., known_version: _Optional[int] = ...) -> None: ...
+
+class GetStatusListResponse(_message.Message):
+    __slots__ = ("not_modified", "version", "update")
+    NOT_MODIFIED_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_FIELD_NUMBER: _ClassVar[int]
+    not_modified: bool
+    version: int
+    update: _status_pb2.StatusListUpdate
+    def __init__(self, not_modified: _Optional[bool] = ..., version: _Optional[int] = ..., update: _Optional[_Union[_status_pb2.StatusListUpdate, _Mapping]] = ...) -> None: ...
 
 class GetTrustBundleRequest(_message.Message):
     __slots__ = ("known_version",)
@@ -26,15 +57,17 @@ class GetTrustBundleResponse(_message.Message):
     def __init__(self, not_modified: _Optional[bool] = ..., version: _Optional[int] = ..., bundle: _Optional[_Union[_bundle_pb2.TrustBundle, _Mapping]] = ...) -> None: ...
 
 class VerifyCodeRequest(_message.Message):
-    __slots__ = ("code", "at")
+    __slots__ = ("code", "at", "venue")
     CODE_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
     code: str
     at: int
-    def __init__(self, code: _Optional[str] = ..., at: _Optional[int] = ...) -> None: ...
+    venue: str
+    def __init__(self, code: _Optional[str] = ..., at: _Optional[int] = ..., venue: _Optional[str] = ...) -> None: ...
 
 class Verification(_message.Message):
-    __slots__ = ("valid", "city", "tier", "band", "issued_at", "expires_at", "code_id", "holder", "error")
+    __slots__ = ("valid", "city", "tier", "band", "issued_at", "expires_at", "code_id", "holder", "error", "audience", "device_bound")
     VALID_FIELD_NUMBER: _ClassVar[int]
     CITY_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +77,8 @@ class Verification(_message.Message):
     CODE_ID_FIELD_NUMBER: _ClassVar[int]
     HOLDER_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_BOUND_FIELD_NUMBER: _ClassVar[int]
     valid: bool
     city: int
     tier: _tier_pb2.Tier
@@ -53,7 +88,9 @@ class Verification(_message.Message):
     code_id: bytes
     holder: bytes
     error: ErrorInfo
-    def __init__(self, valid: _Optional[bool] = ..., city: _Optional[int] = ..., tier: _Optional[_Union[_tier_pb2.Tier, str]] = ..., band: _Optional[str] = ..., issued_at: _Optional[int] = ..., expires_at: _Optional[int] = ..., code_id: _Optional[bytes] = ..., holder: _Optional[bytes] = ..., error: _Optional[_Union[ErrorInfo, _Mapping]] = ...) -> None: ...
+    audience: int
+    device_bound: bool
+    def __init__(self, valid: _Optional[bool] = ..., city: _Optional[int] = ..., tier: _Optional[_Union[_tier_pb2.Tier, str]] = ..., band: _Optional[str] = ..., issued_at: _Optional[int] = ..., expires_at: _Optional[int] = ..., code_id: _Optional[bytes] = ..., holder: _Optional[bytes] = ..., error: _Optional[_Union[ErrorInfo, _Mapping]] = ..., audience: _Optional[int] = ..., device_bound: _Optional[bool] = ...) -> None: ...
 
 class ErrorInfo(_message.Message):
     __slots__ = ("code", "message")
@@ -70,12 +107,14 @@ class VerifyCodeResponse(_message.Message):
     def __init__(self, verification: _Optional[_Union[Verification, _Mapping]] = ...) -> None: ...
 
 class VerifyCodesRequest(_message.Message):
-    __slots__ = ("codes", "at")
+    __slots__ = ("codes", "at", "venue")
     CODES_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
     codes: _containers.RepeatedScalarFieldContainer[str]
     at: int
-    def __init__(self, codes: _Optional[_Iterable[str]] = ..., at: _Optional[int] = ...) -> None: ...
+    venue: str
+    def __init__(self, codes: _Optional[_Iterable[str]] = ..., at: _Optional[int] = ..., venue: _Optional[str] = ...) -> None: ...
 
 class VerifyCodesResponse(_message.Message):
     __slots__ = ("verifications",)
@@ -84,12 +123,14 @@ class VerifyCodesResponse(_message.Message):
     def __init__(self, verifications: _Optional[_Iterable[_Union[Verification, _Mapping]]] = ...) -> None: ...
 
 class VerifyCodeStreamRequest(_message.Message):
-    __slots__ = ("code", "at")
+    __slots__ = ("code", "at", "venue")
     CODE_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
     code: str
     at: int
-    def __init__(self, code: _Optional[str] = ..., at: _Optional[int] = ...) -> None: ...
+    venue: str
+    def __init__(self, code: _Optional[str] = ..., at: _Optional[int] = ..., venue: _Optional[str] = ...) -> None: ...
 
 class VerifyCodeStreamResponse(_message.Message):
     __slots__ = ("verification",)
@@ -110,14 +151,16 @@ class ListOffersResponse(_message.Message):
     def __init__(self, offers: _Optional[_Iterable[_Union[_offer_pb2.Offer, _Mapping]]] = ...) -> None: ...
 
 class CheckEligibilityRequest(_message.Message):
-    __slots__ = ("code", "offer_id", "at")
+    __slots__ = ("code", "offer_id", "at", "venue")
     CODE_FIELD_NUMBER: _ClassVar[int]
     OFFER_ID_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
     code: str
     offer_id: str
     at: int
-    def __init__(self, code: _Optional[str] = ..., offer_id: _Optional[str] = ..., at: _Optional[int] = ...) -> None: ...
+    venue: str
+    def __init__(self, code: _Optional[str] = ..., offer_id: _Optional[str] = ..., at: _Optional[int] = ..., venue: _Optional[str] = ...) -> None: ...
 
 class CheckEligibilityResponse(_message.Message):
     __slots__ = ("decision",)
@@ -126,14 +169,16 @@ class CheckEligibilityResponse(_message.Message):
     def __init__(self, decision: _Optional[_Union[_offer_pb2.Decision, _Mapping]] = ...) -> None: ...
 
 class RedeemRequest(_message.Message):
-    __slots__ = ("code", "offer_id", "idempotency_key")
+    __slots__ = ("code", "offer_id", "idempotency_key", "at")
     CODE_FIELD_NUMBER: _ClassVar[int]
     OFFER_ID_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
     code: str
     offer_id: str
     idempotency_key: str
-    def __init__(self, code: _Optional[str] = ..., offer_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    at: int
+    def __init__(self, code: _Optional[str] = ..., offer_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., at: _Optional[int] = ...) -> None: ...
 
 class RedeemResponse(_message.Message):
     __slots__ = ("decision", "redemption_id", "replayed")

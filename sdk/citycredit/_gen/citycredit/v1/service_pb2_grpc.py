@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class TrustServiceStub:
-    """Public: distributes the signed trust bundle. No credentials needed.
+    """Public: distributes the trust set. No credentials needed.
     """
 
     def __init__(self, channel):
@@ -40,15 +40,41 @@ class TrustServiceStub:
                 request_serializer=citycredit_dot_v1_dot_service__pb2.GetTrustBundleRequest.SerializeToString,
                 response_deserializer=citycredit_dot_v1_dot_service__pb2.GetTrustBundleResponse.FromString,
                 _registered_method=True)
+        self.GetTrustFile = channel.unary_unary(
+                '/citycredit.v1.TrustService/GetTrustFile',
+                request_serializer=citycredit_dot_v1_dot_service__pb2.GetTrustFileRequest.SerializeToString,
+                response_deserializer=citycredit_dot_v1_dot_service__pb2.GetTrustFileResponse.FromString,
+                _registered_method=True)
+        self.GetStatusList = channel.unary_unary(
+                '/citycredit.v1.TrustService/GetStatusList',
+                request_serializer=citycredit_dot_v1_dot_service__pb2.GetStatusListRequest.SerializeToString,
+                response_deserializer=citycredit_dot_v1_dot_service__pb2.GetStatusListResponse.FromString,
+                _registered_method=True)
 
 
 class TrustServiceServicer:
-    """Public: distributes the signed trust bundle. No credentials needed.
+    """Public: distributes the trust set. No credentials needed.
     """
 
     def GetTrustBundle(self, request, context):
-        """Returns the current bundle, or `not_modified` when the client already
-        holds `known_version`.
+        """Retired: the single governance-signed bundle gave way to separately
+        signed parts (GetTrustFile, GetStatusList). Answers FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTrustFile(self, request, context):
+        """One file of the TUF repository, by the path REST serves it under
+        /v1/trust/: "timestamp.json", "3.snapshot.json", "7.city-330100.json",
+        "2.root.json", "targets/cities/330100/<sha256>.keys.pb" …
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStatusList(self, request, context):
+        """A city's status list, or the delta from the version the client holds.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -62,6 +88,16 @@ def add_TrustServiceServicer_to_server(servicer, server):
                     request_deserializer=citycredit_dot_v1_dot_service__pb2.GetTrustBundleRequest.FromString,
                     response_serializer=citycredit_dot_v1_dot_service__pb2.GetTrustBundleResponse.SerializeToString,
             ),
+            'GetTrustFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTrustFile,
+                    request_deserializer=citycredit_dot_v1_dot_service__pb2.GetTrustFileRequest.FromString,
+                    response_serializer=citycredit_dot_v1_dot_service__pb2.GetTrustFileResponse.SerializeToString,
+            ),
+            'GetStatusList': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStatusList,
+                    request_deserializer=citycredit_dot_v1_dot_service__pb2.GetStatusListRequest.FromString,
+                    response_serializer=citycredit_dot_v1_dot_service__pb2.GetStatusListResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'citycredit.v1.TrustService', rpc_method_handlers)
@@ -71,7 +107,7 @@ def add_TrustServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class TrustService:
-    """Public: distributes the signed trust bundle. No credentials needed.
+    """Public: distributes the trust set. No credentials needed.
     """
 
     @staticmethod
@@ -91,6 +127,60 @@ class TrustService:
             '/citycredit.v1.TrustService/GetTrustBundle',
             citycredit_dot_v1_dot_service__pb2.GetTrustBundleRequest.SerializeToString,
             citycredit_dot_v1_dot_service__pb2.GetTrustBundleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTrustFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citycredit.v1.TrustService/GetTrustFile',
+            citycredit_dot_v1_dot_service__pb2.GetTrustFileRequest.SerializeToString,
+            citycredit_dot_v1_dot_service__pb2.GetTrustFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStatusList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citycredit.v1.TrustService/GetStatusList',
+            citycredit_dot_v1_dot_service__pb2.GetStatusListRequest.SerializeToString,
+            citycredit_dot_v1_dot_service__pb2.GetStatusListResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -458,8 +548,8 @@ class RedemptionService:
 
 
 class IssuanceServiceStub:
-    """City-office credentials required: signs codes with a key the gateway holds
-    for cities without an issuing system of their own.
+    """Retired: the gateway holds no city key. Codes are issued by each city's own
+    issuer. Answers FAILED_PRECONDITION.
     """
 
     def __init__(self, channel):
@@ -476,8 +566,8 @@ class IssuanceServiceStub:
 
 
 class IssuanceServiceServicer:
-    """City-office credentials required: signs codes with a key the gateway holds
-    for cities without an issuing system of their own.
+    """Retired: the gateway holds no city key. Codes are issued by each city's own
+    issuer. Answers FAILED_PRECONDITION.
     """
 
     def IssueCode(self, request, context):
@@ -503,8 +593,8 @@ def add_IssuanceServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class IssuanceService:
-    """City-office credentials required: signs codes with a key the gateway holds
-    for cities without an issuing system of their own.
+    """Retired: the gateway holds no city key. Codes are issued by each city's own
+    issuer. Answers FAILED_PRECONDITION.
     """
 
     @staticmethod
@@ -536,7 +626,9 @@ class IssuanceService:
 
 
 class AdminServiceStub:
-    """City-office credentials required; every call touches only the caller's city.
+    """Retired: a city changes its keys, offers and revocations by uploading parts
+    it signed itself (REST /v1/cities/{city}/parts and /status-list). Answers
+    FAILED_PRECONDITION.
     """
 
     def __init__(self, channel):
@@ -568,7 +660,9 @@ class AdminServiceStub:
 
 
 class AdminServiceServicer:
-    """City-office credentials required; every call touches only the caller's city.
+    """Retired: a city changes its keys, offers and revocations by uploading parts
+    it signed itself (REST /v1/cities/{city}/parts and /status-list). Answers
+    FAILED_PRECONDITION.
     """
 
     def PublishKey(self, request, context):
@@ -627,7 +721,9 @@ def add_AdminServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AdminService:
-    """City-office credentials required; every call touches only the caller's city.
+    """Retired: a city changes its keys, offers and revocations by uploading parts
+    it signed itself (REST /v1/cities/{city}/parts and /status-list). Answers
+    FAILED_PRECONDITION.
     """
 
     @staticmethod

@@ -1,0 +1,2 @@
+°˜
+quzhou-conformance 

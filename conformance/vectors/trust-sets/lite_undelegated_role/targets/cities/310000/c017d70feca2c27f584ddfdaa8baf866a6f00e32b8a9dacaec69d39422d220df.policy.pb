@@ -1,0 +1,2 @@
+рх
+shanghai-conformance 

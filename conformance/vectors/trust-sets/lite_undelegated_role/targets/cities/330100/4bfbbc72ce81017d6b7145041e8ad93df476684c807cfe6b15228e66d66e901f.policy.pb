@@ -1,0 +1,2 @@
+ô’
+hangzhou-conformance 

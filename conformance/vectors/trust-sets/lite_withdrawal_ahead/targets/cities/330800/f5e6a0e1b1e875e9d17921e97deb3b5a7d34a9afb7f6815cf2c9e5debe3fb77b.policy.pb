@@ -1,0 +1,3 @@
+°˜
+quzhou-conformance 
+hz-qzÐ©ö×

@@ -1,0 +1,3 @@
+ô’
+hangzhou-conformance 
+hz-qz°ñõ×

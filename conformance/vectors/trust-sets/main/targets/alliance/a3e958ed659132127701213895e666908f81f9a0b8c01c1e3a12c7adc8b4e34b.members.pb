@@ -1,0 +1,2 @@
+
+citycredit conformance alliance ô’æ­å·Hangzhou"hangzhou •å˜‰å…´Jiaxing"jiaxing°˜è¡¢å·Quzhou"quzhou

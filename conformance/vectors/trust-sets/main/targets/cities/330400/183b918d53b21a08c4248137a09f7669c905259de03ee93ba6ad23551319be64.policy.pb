@@ -1,0 +1,2 @@
+ •
+jiaxing-conformance 

@@ -1,0 +1,2 @@
+„–
+huzhou-conformance 
