@@ -60,11 +60,11 @@ def _healthz_count(metrics: bytes) -> float:
 
 def test_the_log_is_json_lines_even_when_file_descriptors_run_out(tmp_path: Path) -> None:
     home = demo_copy(tmp_path)
-    gateway = GatewayProcess.start(home, "--http-port", "0", "--grpc-port", "0", "--workers", "1", open_files=128)
+    gateway = GatewayProcess.start(home, "--http-port", "0", "--grpc-port", "0", "--workers", "1", open_files=256)
     try:
         held = []
         try:
-            for _ in range(300):  # more than the process may open: its accept() fails with EMFILE
+            for _ in range(600):  # more than the process may open: its accept() fails with EMFILE
                 held.append(socket.create_connection(("127.0.0.1", gateway.ready["http_port"]), timeout=10))
         except OSError:
             pass

@@ -119,30 +119,42 @@ def test_a_status_list_is_protobuf_with_its_own_etag_304_and_deltas_since_a_vers
 
 def test_a_verifier_many_versions_behind_still_gets_a_delta(shared: Shared) -> None:
     # A busy city publishes a version per change; a till that held one of them a while ago gets the union
-    # of every change since (a code revoked and reinstated in between reads valid), not the whole list.
+    # of every change since (codes revoked and reinstated in between read valid), not the whole list.
     jinhua, office = 330700, shared.desk.office("jinhua")
     keys = Verifier.from_gateway(shared.url, anchor=TrustAnchor.from_json(
         (shared.home / "anchor.json").read_bytes())).snapshot.cities[jinhua].status_keys
-    whole = _status(shared, jinhua)
-    held = open_status_update(whole.content, city=jinhua, status_keys=keys, previous=None, now_s=int(time.time()),
-                              grace_s=0)
     uploader = Uploader(shared.url, token=shared.token(jinhua, "city_office"))
-    codes = [shared.desk.code("jinhua", audience=jinhua) for _ in range(35)]
-    steps = [(c, Status.REVOKED) for c in codes] + [(codes[0], Status.VALID), (codes[1], Status.SUSPENDED)]
-    for issued, status in steps:  # 37 versions, each uploaded
-        change = office.set_status(issued.code, status, now_s=int(time.time()))
+
+    def publish(issued: Any, status: Status, *, holder: bool = False) -> None:
+        change = office.set_status(issued.code, status, holder=holder, now_s=int(time.time()))
         assert change.update is not None
         uploader.status_list(jinhua, change.update)
-    newest = int(_status(shared, jinhua).headers["x-status-list-version"])
+
+    # A list with 300 revoked entries (one version: every code of one holder), so that its whole form is
+    # clearly larger than a delta of a few entries.
+    dense = [shared.desk.code("jinhua", audience=jinhua, holder="jinhua-dense") for _ in range(300)]
+    publish(dense[0], Status.REVOKED, holder=True)
+    held = open_status_update(_status(shared, jinhua).content, city=jinhua, status_keys=keys, previous=None,
+                              now_s=int(time.time()), grace_s=0)
+    # Then 37 versions over three codes: revoked, reinstated, revoked … ending valid, suspended, valid.
+    codes = [shared.desk.code("jinhua", audience=jinhua) for _ in range(3)]
+    steps = [(codes[n % 3], Status.REVOKED if n // 3 % 2 == 0 else Status.VALID) for n in range(36)]
+    steps.append((codes[1], Status.SUSPENDED))
+    for issued, status in steps:
+        publish(issued, status)
+    whole = _status(shared, jinhua)
+    newest = int(whole.headers["x-status-list-version"])
     assert newest - held.version == len(steps)
     delta = _status(shared, jinhua, params={"since": held.version})
     update = status_pb2.StatusListUpdate.FromString(delta.content)
     assert update.WhichOneof("update") == "delta" and update.delta.from_version == held.version
     assert sorted(update.delta.indexes) == sorted(c.status_index for c in codes)
+    assert len(delta.content) < len(whole.content)
     applied = open_status_update(delta.content, city=jinhua, status_keys=keys, previous=held, now_s=int(time.time()),
                                  grace_s=0)
     assert applied.version == newest
-    assert [applied.status(c.status_index) for c in codes[:3]] == [Status.VALID, Status.SUSPENDED, Status.REVOKED]
+    assert [applied.status(c.status_index) for c in codes] == [Status.VALID, Status.SUSPENDED, Status.VALID]
+    assert all(applied.status(c.status_index) == Status.REVOKED for c in dense)
 
 
 def test_the_alliance_lists_every_member(shared: Shared) -> None:
