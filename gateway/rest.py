@@ -470,7 +470,10 @@ def _openapi(app: FastAPI, extra: Mapping[tuple[str, str], tuple[int, ...]]) -> 
 def _metadata(text: str, kind: type[Signed], what: str) -> bytes:
     """An uploaded role as bytes, once it is TUF metadata of `kind` (its signatures and versions are judged by the
     trust set; what does not even parse is refused here, before it reaches the publisher)."""
-    data = text.encode()
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:  # JSON may spell a lone surrogate ("\ud800"), which no UTF-8 file holds
+        raise BundleMalformedError(f"{what}: not TUF metadata (it holds a lone surrogate)") from None
     try:
         signed = Metadata.from_bytes(data).signed
     except DeserializationError:

@@ -82,7 +82,8 @@ class DemoResidents:
             raise InvalidArgumentError(f"the demo sign-in takes resident and password only, not {', '.join(unknown)}")
         resident_id, password = form.get("resident"), form.get("password")
         found = self._residents.get(resident_id) if isinstance(resident_id, str) else None
-        if found is None or not isinstance(password, str) or not hmac.compare_digest(password, self._password):
+        if found is None or not isinstance(password, str) or not hmac.compare_digest(
+                password.encode("utf-8", "surrogatepass"), self._password.encode("utf-8", "surrogatepass")):
             raise UnauthenticatedError("unknown resident or wrong password")
         return found
 
