@@ -19,6 +19,7 @@ import os
 import platform
 import sys
 import time
+import traceback
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -93,10 +94,18 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(settings)
     started = time.monotonic()
     figures: list[Figure] = []
+    failed: list[str] = []
     with ctx.resources:
         for module in modules:
             t0 = time.monotonic()
-            produced = _run_module(module, ctx)
+            try:
+                produced = _run_module(module, ctx)
+            except Exception as exc:  # one module failing loses neither the others' figures nor the report
+                failed.append(module.NAME)
+                where = traceback.extract_tb(exc.__traceback__)[-1]
+                reason = f"failed: {type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})"
+                print(f"# {module.NAME}: {reason}", file=sys.stderr, flush=True)
+                produced = [spec.skip(reason) for spec in module.FIGURES]
             figures.extend(produced)
             print(f"# {module.NAME}: {len(produced)} figure(s) in {time.monotonic() - t0:.1f} s", file=sys.stderr,
                   flush=True)
@@ -119,4 +128,7 @@ def main(argv: list[str] | None = None) -> int:
            "figures": [f.to_json() for f in figures]}
     out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     print(f"JSON report: {out}")
+    if failed:
+        print(f"failed: {', '.join(failed)} (their figures are reported as skipped, with the error)", file=sys.stderr)
+        return 1
     return 0

@@ -43,10 +43,13 @@ __all__ = [
     "Base",
     "Context",
     "KeyTable",
+    "RawItem",
     "base_catalogue",
     "issue_codes",
     "key_table",
+    "raw_der",
     "raw_verify_batch",
+    "raw_verify_items",
     "sdk_verify_batch",
 ]
 
@@ -66,6 +69,7 @@ BASE_CITIES: tuple[tuple[int, str, str, str], ...] = (
 TIERS = tuple(Tier)
 CODE_TTL_S = 3 * 3600  # long enough that no code expires during a full run
 KeyTable = dict[bytes, tuple[Algorithm, bytes]]  # kid -> (algorithm, SPKI)
+RawItem = tuple[Callable[..., None], bytes, bytes, "ec.ECDSA | None"]
 
 
 def base_catalogue(now_s: int) -> tuple[list[Offer], list[Agreement]]:
@@ -110,7 +114,7 @@ def key_table(alliance: InMemoryAlliance) -> KeyTable:
 _ECDSA = ec.ECDSA(hashes.SHA256())
 
 
-def _raw_der(signature: bytes) -> bytes:
+def raw_der(signature: bytes) -> bytes:
     return encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
 
 
@@ -118,26 +122,33 @@ def raw_verify_batch(keys: Mapping[bytes, tuple[Algorithm, bytes]], codes: Seque
     """The limit: `cryptography` verifying the codes' own signatures over their own signed bytes, nothing else.
 
     Keys are loaded and P-256 signatures converted to DER beforehand, so the batch is only the
-    library's verify calls (for a `CP1:` presentation: the city's signature of the code inside).
+    library's verify calls, in the codes' order (for a `CP1:` presentation: the city's signature
+    of the code inside).
     """
+    items = raw_verify_items(keys, codes)
+
+    def batch() -> None:
+        for verify, signature, message, ecdsa in items:
+            if ecdsa is None:
+                verify(signature, message)
+            else:
+                verify(signature, message, ecdsa)
+    return batch
+
+
+def raw_verify_items(keys: Mapping[bytes, tuple[Algorithm, bytes]], codes: Sequence[str]) -> list[RawItem]:
+    """Per code: the loaded key's verify, the signature (DER for P-256), the signed bytes, the ECDSA scheme or None."""
     public = {kid: serialization.load_der_public_key(spki) for kid, (_, spki) in keys.items()}
-    ed25519_items: list[tuple[Any, bytes, bytes]] = []
-    p256_items: list[tuple[Any, bytes, bytes]] = []
+    items: list[RawItem] = []
     for code in codes:
         envelope = decode_envelope(code)
         message = SIGNING_CONTEXT + envelope.payload
         verify = public[envelope.kid].verify
         if keys[envelope.kid][0] is Algorithm.P256:
-            p256_items.append((verify, _raw_der(envelope.signature), message))
+            items.append((verify, raw_der(envelope.signature), message, _ECDSA))
         else:
-            ed25519_items.append((verify, envelope.signature, message))
-
-    def batch() -> None:
-        for verify, sig, message in ed25519_items:
-            verify(sig, message)
-        for verify, sig, message in p256_items:
-            verify(sig, message, _ECDSA)
-    return batch
+            items.append((verify, envelope.signature, message, None))
+    return items
 
 
 def sdk_verify_batch(verifier: Verifier, codes: Sequence[str], *, fresh_venue: bool = False) -> Callable[[], None]:

@@ -100,13 +100,14 @@ class _Rows:
                 _, found = fetch(f"SELECT * FROM redemptions WHERE id IN ({marks})", chunk)
                 spent.update((row[0], row) for row in found)
             # Linked entries left log_pending for log_entries: the same bytes, keyed by their redemption id.
+            # log_pending is read first: an entry the gateway links between the two reads is then in log_entries.
+            _, still = fetch("SELECT id, kind, data, created_at_s FROM log_pending", ())
+            pending.update((row[0], row) for row in still if row[0] in spent)
             _, entries = fetch("SELECT kind, data, created_at_s FROM log_entries WHERE kind = 'redemption'", ())
             for kind, data, at_s in entries:
                 rid = json.loads(bytes(data))["redemption_id"] if data else None
                 if rid in spent:
                     pending[rid] = (rid, kind, bytes(data), at_s)
-            _, still = fetch("SELECT id, kind, data, created_at_s FROM log_pending", ())
-            pending.update((row[0], row) for row in still if row[0] in spent)
         finally:
             conn.close()
         by_answer = []

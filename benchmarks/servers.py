@@ -24,7 +24,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,7 @@ def _ready(**ports: int) -> None:
     print(json.dumps(ports), flush=True)
 
 
-def _gateway(home: str, db_url: str | None, workers: int) -> None:
+def _gateway(home: str, db_url: str | None, workers: int, run: Callable[[Coroutine[Any, Any, None]], None]) -> None:
     from citycredit.gateway import running_gateway  # noqa: PLC0415 - optional: the gateway extra
     from citycredit.gateway.supervisor import supervise  # noqa: PLC0415 - optional: the gateway extra
 
@@ -107,7 +107,7 @@ def _gateway(home: str, db_url: str | None, workers: int) -> None:
             _ready(grpc_port=gateway.grpc_port, http_port=gateway.http_port)
             await _until_told_to_stop()
 
-    asyncio.run(one())
+    run(one())
 
 
 async def _echo_grpc(response_file: str) -> None:
@@ -115,10 +115,15 @@ async def _echo_grpc(response_file: str) -> None:
     from citycredit._gen.citycredit.v1 import service_pb2, service_pb2_grpc  # noqa: PLC0415 - optional: grpc
 
     answer = service_pb2.VerifyCodeResponse.FromString(Path(response_file).read_bytes())
+    streamed = service_pb2.VerifyCodeStreamResponse(verification=answer.verification)
 
     class Echo(service_pb2_grpc.VerificationServiceServicer):  # type: ignore[misc]
         async def VerifyCode(self, request: Any, context: Any) -> Any:
             return answer
+
+        async def VerifyCodeStream(self, requests: Any, context: Any) -> Any:
+            async for _request in requests:
+                yield streamed
 
     # The gateway's server options (gateway/server.py), on its default limits.
     server = grpc.aio.server(options=[
@@ -180,13 +185,16 @@ async def _echo_rest(body_file: str) -> None:
 
 
 def main(argv: list[str]) -> None:
+    # Every server runs on the event loop `citycredit up` runs the gateway on (uvloop where it is installed).
+    from citycredit.gateway.server import run  # noqa: PLC0415 - optional: the gateway extra
+
     kind, rest = argv[0], argv[1:]
     if kind == "gateway":
-        _gateway(rest[0], None if rest[1] == "-" else rest[1], int(rest[2]))
+        _gateway(rest[0], None if rest[1] == "-" else rest[1], int(rest[2]), run)
     elif kind == "echo-grpc":
-        asyncio.run(_echo_grpc(rest[0]))
+        run(_echo_grpc(rest[0]))
     elif kind == "echo-rest":
-        asyncio.run(_echo_rest(rest[0]))
+        run(_echo_rest(rest[0]))
     else:
         raise SystemExit(f"unknown server {kind!r}")
 

@@ -12,6 +12,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -96,3 +97,28 @@ def test_missing_peer_libraries_skip_with_what_to_install(monkeypatch: pytest.Mo
     assert run.returncode == 0, run.stderr[-4000:]
     lines = run.stdout.splitlines()
     assert lines and all("pip install -r benchmarks/requirements.txt" in line for line in lines)
+
+
+def test_a_failing_module_costs_its_figures_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import cli
+    from benchmarks.harness import Figure, Spec
+
+    def broken(ctx: object) -> list[Figure]:
+        raise KeyError("rdm-1")
+
+    def working(ctx: object) -> list[Figure]:
+        return [Figure(name="fine.figure", value=1.0, unit="x")]
+
+    modules = [SimpleNamespace(NAME="broken", FIGURES=(Spec("broken.figure", "x"),), run=broken),
+               SimpleNamespace(NAME="fine", FIGURES=(Spec("fine.figure", "x"),), run=working)]
+    monkeypatch.setattr(cli, "load_modules", lambda names=None: modules)
+    out = tmp_path / "bench.json"
+    assert cli.main(["--quick", "--json", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "# broken: failed: KeyError: 'rdm-1'" in err and "failed: broken" in err
+    figures = {fig["name"]: fig for fig in json.loads(out.read_text())["figures"]}
+    assert figures["fine.figure"]["value"] == 1.0
+    assert figures["broken.figure"]["value"] is None
+    assert figures["broken.figure"]["skipped"].startswith("failed: KeyError: 'rdm-1' (test_benchmarks_smoke.py:")

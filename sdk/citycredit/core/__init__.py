@@ -57,6 +57,7 @@ from citycredit.core._keys import (
     TufSigner,
     VerifyingKey,
     kid_for_spki,
+    raw_key_verifier,
     tuf_key,
     tuf_key_spki,
 )
@@ -262,6 +263,7 @@ __all__ = [
     "pick_status_index",
     "presentation_message",
     "publish",
+    "raw_key_verifier",
     "redemption_period",
     "renew_timestamp",
     "root_metadata",

@@ -10,7 +10,7 @@ minimal varints, no trailing bytes), so one code has one encoding.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from google.protobuf.message import DecodeError, Message
 
@@ -43,9 +43,12 @@ KID_BYTES = 8
 SIGNATURE_BYTES = 64
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    """A code split into what was signed and how: payload bytes as received, the key id, the signature."""
+class Envelope(NamedTuple):
+    """A code split into what was signed and how: payload bytes as received, the key id, the signature.
+
+    (A named tuple rather than a dataclass: one is made per code verified, and a tuple is made
+    several times faster than a frozen dataclass.)
+    """
 
     payload: bytes
     kid: bytes
@@ -54,8 +57,7 @@ class Envelope:
     raw: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Presented:
+class Presented(NamedTuple):
     """A `CP1:` presentation: the code inside it, when it was made, and the device's signature."""
 
     envelope: Envelope
@@ -91,13 +93,14 @@ def _canonical(message: Message, raw: bytes, what: str) -> None:
 def _envelope(raw: bytes) -> Envelope:
     envelope = code_pb2.SignedCreditCode()
     _canonical(envelope, raw, "envelope")
-    if len(envelope.kid) != KID_BYTES:
-        raise CodeMalformedError(f"the kid must be {KID_BYTES} bytes, not {len(envelope.kid)}")
-    if len(envelope.signature) != SIGNATURE_BYTES:
-        raise CodeMalformedError(f"the signature must be {SIGNATURE_BYTES} bytes, not {len(envelope.signature)}")
-    if not envelope.payload:
+    payload, kid, signature = envelope.payload, envelope.kid, envelope.signature
+    if len(kid) != KID_BYTES:
+        raise CodeMalformedError(f"the kid must be {KID_BYTES} bytes, not {len(kid)}")
+    if len(signature) != SIGNATURE_BYTES:
+        raise CodeMalformedError(f"the signature must be {SIGNATURE_BYTES} bytes, not {len(signature)}")
+    if not payload:
         raise CodeMalformedError("the payload is empty")
-    return Envelope(envelope.payload, envelope.kid, envelope.signature, raw)
+    return Envelope(payload, kid, signature, raw)
 
 
 def decode_text(text: str | bytes) -> Envelope | Presented:

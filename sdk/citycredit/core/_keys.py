@@ -29,6 +29,7 @@ __all__ = [
     "TufSigner",
     "VerifyingKey",
     "kid_for_spki",
+    "raw_key_verifier",
     "tuf_key",
     "tuf_key_spki",
 ]
@@ -84,12 +85,20 @@ def _der_to_raw(signature: bytes, low_s_order: int = 0) -> bytes:
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
-def _in_range_rs(signature: bytes, order: int, *, low_s: bool) -> bool:
-    """64 bytes of r||s with 0 < r < n and 0 < s < n (and s <= n/2 where high S is a malleable twin)."""
+def _in_range_rs(signature: bytes, order: bytes, *, low_s: bool) -> bool:
+    """64 bytes of r||s with 0 < r < n and 0 < s < n (and s <= n/2 where high S is a malleable twin).
+
+    `order` is n as 32 bytes big-endian: equal-length big-endian byte strings compare as their numbers do.
+    """
     if len(signature) != 64:
         return False
-    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-    return 0 < r < order and 0 < s < order and (not low_s or s <= order // 2)
+    r, s = signature[:32], signature[32:]
+    return _ZERO < r < order and _ZERO < s < order and (not low_s or s <= _HALF[order])
+
+
+_ZERO = bytes(32)
+_P256_N_BYTES, _SM2_N_BYTES = _P256_N.to_bytes(32, "big"), _SM2_N.to_bytes(32, "big")
+_HALF = {_P256_N_BYTES: (_P256_N // 2).to_bytes(32, "big"), _SM2_N_BYTES: (_SM2_N // 2).to_bytes(32, "big")}
 
 
 class _Backend:
@@ -113,6 +122,10 @@ class _Backend:
     def verifier(self, spki: bytes) -> Callable[[bytes, bytes], bool]:
         """Returns `verify(signature, data) -> bool` for a public key."""
         raise NotImplementedError
+
+    def raw_verifier(self, raw: bytes) -> Callable[[bytes, bytes], bool]:
+        """The same for a raw public key (a holder's device key: no SPKI around it); ValueError if invalid."""
+        raise ValueError("not a device key algorithm")
 
 
 class _PycaBackend(_Backend):
@@ -144,6 +157,13 @@ class _Ed25519(_PycaBackend):
         public = serialization.load_der_public_key(spki)
         if not isinstance(public, ed25519.Ed25519PublicKey):
             raise InvalidArgumentError("the SPKI is not an Ed25519 public key")
+        return self._check(public)
+
+    def raw_verifier(self, raw: bytes) -> Callable[[bytes, bytes], bool]:
+        return self._check(ed25519.Ed25519PublicKey.from_public_bytes(raw))
+
+    @staticmethod
+    def _check(public: ed25519.Ed25519PublicKey) -> Callable[[bytes, bytes], bool]:
         verify = public.verify
 
         def check(signature: bytes, data: bytes) -> bool:
@@ -158,6 +178,7 @@ class _Ed25519(_PycaBackend):
 
 class _P256(_PycaBackend):
     _ecdsa = ec.ECDSA(hashes.SHA256())
+    _curve = ec.SECP256R1()
 
     def generate(self) -> Any:
         return ec.generate_private_key(ec.SECP256R1())
@@ -175,10 +196,17 @@ class _P256(_PycaBackend):
         public = serialization.load_der_public_key(spki)
         if not isinstance(public, ec.EllipticCurvePublicKey) or public.curve.name != "secp256r1":
             raise InvalidArgumentError("the SPKI is not a P-256 public key")
+        return self._check(public)
+
+    def raw_verifier(self, raw: bytes) -> Callable[[bytes, bytes], bool]:
+        # A compressed point costs a square root to load (benchmarks: limit.p256_device.key_load).
+        return self._check(ec.EllipticCurvePublicKey.from_encoded_point(self._curve, raw))
+
+    def _check(self, public: ec.EllipticCurvePublicKey) -> Callable[[bytes, bytes], bool]:
         verify, ecdsa = public.verify, self._ecdsa
 
         def check(signature: bytes, data: bytes) -> bool:
-            if not _in_range_rs(signature, _P256_N, low_s=True):
+            if not _in_range_rs(signature, _P256_N_BYTES, low_s=True):
                 return False
             try:
                 verify(_raw_to_der(signature), data, ecdsa)
@@ -244,7 +272,7 @@ class _SM2(_Backend):
         algorithm = sm_ec.ECDSA(sm_hashes.SM3())
 
         def check(signature: bytes, data: bytes) -> bool:
-            if not _in_range_rs(signature, _SM2_N, low_s=False):
+            if not _in_range_rs(signature, _SM2_N_BYTES, low_s=False):
                 return False
             try:
                 public.verify(_raw_to_der(signature), data, algorithm)
@@ -257,6 +285,15 @@ class _SM2(_Backend):
 
 _BACKENDS: dict[Algorithm, _Backend] = {Algorithm.ED25519: _Ed25519(), Algorithm.P256: _P256(),
                                         Algorithm.SM2: _SM2()}
+
+
+def raw_key_verifier(algorithm: int, raw: bytes) -> Callable[[bytes, bytes], bool] | None:
+    """`verify(signature, data) -> bool` for a raw public key of the `KeyAlgorithm` number `algorithm`
+    (a holder's device key: Ed25519's 32 bytes, P-256's compressed point); None when it is not one."""
+    try:
+        return _BACKENDS[Algorithm(algorithm)].raw_verifier(raw)
+    except ValueError:  # an unknown algorithm number, or bytes that are not a point of the curve
+        return None
 
 
 class Signer(Protocol):

@@ -25,13 +25,9 @@ from __future__ import annotations
 import collections
 from typing import Protocol
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-
-from citycredit.core._claims import TIERS, VerifiedCode, parse_claims
+from citycredit.core._claims import VerifiedCode, read_claims
 from citycredit.core._envelope import SIGNING_CONTEXT, Presented, decode_text, presentation_message
-from citycredit.core._keys import Algorithm
+from citycredit.core._keys import raw_key_verifier
 from citycredit.core._trust import TrustSnapshot
 from citycredit.errors import (
     BundleStaleError,
@@ -54,9 +50,6 @@ __all__ = ["PRESENTATION_WINDOW_S", "MemoryReplayCache", "ReplayCache", "verify_
 
 # How far a presentation's time may be from the verifier's clock, either way.
 PRESENTATION_WINDOW_S = 30
-_P256 = ec.SECP256R1()
-_ECDSA = ec.ECDSA(hashes.SHA256())
-_P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 class ReplayCache(Protocol):
@@ -97,29 +90,6 @@ class MemoryReplayCache:
         return True
 
 
-def _device_signature_ok(algorithm: int, public: bytes, signature: bytes, message: bytes) -> bool:
-    try:
-        if algorithm == Algorithm.ED25519.value:
-            ed25519.Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
-            return True
-        r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-        if not (0 < r < _P256_N and 0 < s <= _P256_N // 2):
-            return False
-        from_point = ec.EllipticCurvePublicKey.from_encoded_point
-        from_point(_P256, public).verify(_der(r, s), message, _ECDSA)
-        return True
-    except (InvalidSignature, ValueError):
-        return False
-
-
-def _der(r: int, s: int) -> bytes:
-    def integer(value: int) -> bytes:
-        raw = value.to_bytes((value.bit_length() + 8) // 8, "big")  # a leading zero keeps it positive
-        return b"\x02" + bytes([len(raw)]) + raw
-    body = integer(r) + integer(s)
-    return b"\x30" + bytes([len(body)]) + body
-
-
 def verify_code(snapshot: TrustSnapshot, code: str | bytes, *, now_s: int, grace_s: int, venue: str = "",
                 replay: ReplayCache | None = None, window_s: int = PRESENTATION_WINDOW_S) -> VerifiedCode:
     """Decode, authenticate and check a `CC1:` code or `CP1:` presentation at `now_s`.
@@ -132,61 +102,63 @@ def verify_code(snapshot: TrustSnapshot, code: str | bytes, *, now_s: int, grace
         raise BundleStaleError(f"the trust set (snapshot {snapshot.version}) expired and its offline grace is over; "
                                "refresh it")
     decoded = decode_text(code)
-    presented = decoded if isinstance(decoded, Presented) else None
-    envelope = decoded.envelope if isinstance(decoded, Presented) else decoded
-    candidates = snapshot.keys_by_kid.get(envelope.kid)
+    if isinstance(decoded, Presented):
+        presented: Presented | None = decoded
+        envelope = decoded.envelope
+    else:
+        presented, envelope = None, decoded
+    payload, kid = envelope.payload, envelope.kid
+    candidates = snapshot.keys_by_kid.get(kid)
     if not candidates:
-        raise KeyUnknownError(f"no key with kid {envelope.kid.hex()} in the trust set (snapshot {snapshot.version})")
-    signed = SIGNING_CONTEXT + envelope.payload
-    verifying = [k for k in candidates if k.key.verify(envelope.signature, signed)]  # kids may collide: try each
+        raise KeyUnknownError(f"no key with kid {kid.hex()} in the trust set (snapshot {snapshot.version})")
+    signed = SIGNING_CONTEXT + payload
+    if len(candidates) == 1:  # kids may collide: then each key with the kid is tried
+        verifying = candidates if candidates[0].key.verify(envelope.signature, signed) else []
+    else:
+        verifying = [k for k in candidates if k.key.verify(envelope.signature, signed)]
     if not verifying:
-        raise SignatureInvalidError(f"the signature does not verify under key {envelope.kid.hex()}")
-    claims = parse_claims(envelope.payload)
-    city = claims.city
-    # One key listed by two cities verifies for both: the code's own city is the one that counts.
-    city_key = next((k for k in verifying if k.city == city), verifying[0])
+        raise SignatureInvalidError(f"the signature does not verify under key {kid.hex()}")
+    verified, device_key = read_claims(payload, kid)
+    city = verified.city
+    city_key = verifying[0]
+    if city_key.city != city:  # one key listed by two cities verifies for both: the code's own city counts
+        city_key = next((k for k in verifying if k.city == city), city_key)
     if city != city_key.city:
-        raise CityMismatchError(f"key {envelope.kid.hex()} belongs to {city_key.city}, not {city}")
-    if not city_key.valid_at_issue(claims.issued_at):
-        raise KeyNotValidError(f"key {envelope.kid.hex()} was not valid for codes issued at {claims.issued_at}")
-    trust = snapshot.cities[city]
-    if now_s > trust.expires_at_s + grace_s:
+        raise CityMismatchError(f"key {kid.hex()} belongs to {city_key.city}, not {city}")
+    if not city_key.valid_at_issue(verified.issued_at_s):
+        raise KeyNotValidError(f"key {kid.hex()} was not valid for codes issued at {verified.issued_at_s}")
+    if now_s > snapshot.cities[city].expires_at_s + grace_s:
         raise BundleStaleError(f"the part of city {city:06d} expired and its offline grace is over; refresh it")
-    device_bound = claims.HasField("device_key")
     message = b""
     if presented is None:
-        if device_bound:
+        if device_key is not None:
             raise DeviceProofRequiredError()
     else:
-        if not device_bound:
+        if device_key is None:
             raise CodeMalformedError("a presentation carries a code that has no device key")
         message = presentation_message(envelope.raw, presented.presented_at_s)
-        if not _device_signature_ok(claims.device_key.algorithm, claims.device_key.public_key, presented.signature,
-                                    message):
+        device = raw_key_verifier(*device_key)
+        if device is None or not device(presented.signature, message):
             raise DeviceSignatureInvalidError()
         if abs(now_s - presented.presented_at_s) > window_s:
             raise PresentationStaleError(f"presented at {presented.presented_at_s}, it is now {now_s} "
                                          f"(window ±{window_s} s)")
-    if now_s < claims.issued_at:
-        raise CodeNotYetValidError(f"the code is valid from {claims.issued_at}, it is now {now_s}")
-    if now_s >= claims.expires_at:
-        raise CodeExpiredError(f"the code expired at {claims.expires_at}, it is now {now_s}")
+    if now_s < verified.issued_at_s:
+        raise CodeNotYetValidError(f"the code is valid from {verified.issued_at_s}, it is now {now_s}")
+    if now_s >= verified.expires_at_s:
+        raise CodeExpiredError(f"the code expired at {verified.expires_at_s}, it is now {now_s}")
     status_list = snapshot.statuses.get(city)
     if status_list is None:
         raise BundleStaleError(f"no status list of city {city:06d} is held; sync it")
     if now_s > status_list.expires_at_s + grace_s:
         raise BundleStaleError(f"the status list of city {city:06d} (version {status_list.version}) expired and "
                                "its offline grace is over; sync it")
-    status = status_list.status(claims.status_index)
+    status = status_list.status(verified.status_index)
     if status:
         if status == 2:
-            raise CodeSuspendedError(f"status index {claims.status_index} of city {city:06d} is suspended")
-        raise CodeRevokedError(f"status index {claims.status_index} of city {city:06d} is revoked")
+            raise CodeSuspendedError(f"status index {verified.status_index} of city {city:06d} is suspended")
+        raise CodeRevokedError(f"status index {verified.status_index} of city {city:06d} is revoked")
     if presented is not None and replay is not None and not replay.first_sighting(
             venue, message, until_s=presented.presented_at_s + window_s + 1, now_s=now_s):
         raise PresentationReplayedError()
-    return VerifiedCode(
-        city=city, tier=TIERS[claims.tier], band=claims.band, issued_at_s=claims.issued_at,
-        expires_at_s=claims.expires_at, code_id=claims.code_id, holder=claims.holder,
-        status_index=claims.status_index, kid=envelope.kid, policy_version=claims.policy_version,
-        audience=claims.audience or city, device_bound=device_bound)
+    return verified

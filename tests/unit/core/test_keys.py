@@ -7,7 +7,7 @@ import os
 
 import pytest
 from citycredit import Algorithm, SigningKey, Tier, VerifyingKey
-from citycredit.core import TufSigner, kid_for_spki, tuf_key, tuf_key_spki
+from citycredit.core import TufSigner, _keys, device_key, kid_for_spki, raw_key_verifier, tuf_key, tuf_key_spki
 from citycredit.errors import InvalidArgumentError, SignatureInvalidError
 from citycredit.testing import InMemoryAlliance
 from hypothesis import given, settings
@@ -164,11 +164,16 @@ def test_sm2_matches_an_independent_implementation() -> None:
     from gmssl import sm2
     from tongsuopy.crypto import serialization
 
-    key = SigningKey.generate(Algorithm.SM2)
+    while True:
+        key = SigningKey.generate(Algorithm.SM2)
+        point = key._key.public_key().public_bytes(serialization.Encoding.X962,
+                                                   serialization.PublicFormat.UncompressedPoint).hex()[2:]
+        # gmssl takes x||y in hex and drops a leading "04" with str.lstrip("04"), which eats every leading 0
+        # and 4: a key whose x begins with "04" (1 in 256) would reach it corrupted. Such keys are skipped.
+        if not point.startswith("04"):
+            break
     private = key._key.private_numbers().private_value
-    point = key._key.public_key().public_bytes(serialization.Encoding.X962,
-                                               serialization.PublicFormat.UncompressedPoint)
-    reference = sm2.CryptSM2(private_key=f"{private:064x}", public_key=point.hex()[2:])
+    reference = sm2.CryptSM2(private_key=f"{private:064x}", public_key=point)
     message = b"CC1\x00sm2 cross-check"
     ours = key.sign(message)
     assert reference.verify_with_sm3(ours.hex(), message)  # gmssl accepts our signature
@@ -200,3 +205,40 @@ def test_tuf_keys_round_trip_and_sign_metadata(algorithm: Algorithm) -> None:
 def test_sm2_is_not_a_tuf_role_key() -> None:
     with pytest.raises(InvalidArgumentError):
         tuf_key(SigningKey.generate(Algorithm.SM2))
+
+
+_EDGES = [0, 1, P256_N // 2, P256_N // 2 + 1, P256_N - 1, P256_N, SM2_N // 2, SM2_N // 2 + 1, SM2_N - 1, SM2_N,
+          2**256 - 1]
+_SCALARS = st.one_of(st.sampled_from(_EDGES), st.integers(0, 2**256 - 1))
+
+
+@settings(max_examples=300)
+@given(_SCALARS, _SCALARS, st.booleans())
+def test_the_range_check_on_raw_bytes_is_the_range_check_on_numbers(r: int, s: int, low_s: bool) -> None:
+    # 32-byte big-endian strings compare as the numbers they encode: the check never converts them.
+    for n, order in ((P256_N, _keys._P256_N_BYTES), (SM2_N, _keys._SM2_N_BYTES)):
+        expected = 0 < r < n and 0 < s < n and (not low_s or s <= n // 2)
+        assert _keys._in_range_rs(_raw(r, s), order, low_s=low_s) is expected
+
+
+@pytest.mark.parametrize("algorithm", [Algorithm.ED25519, Algorithm.P256], ids=lambda a: a.slug)
+def test_a_raw_device_key_verifies_its_signatures_only(algorithm: Algorithm) -> None:
+    device = SigningKey.generate(algorithm)
+    raw = device_key(device).public_key
+    verify = raw_key_verifier(algorithm.value, raw)
+    assert verify is not None
+    signature = device.sign(b"presented")
+    assert verify(signature, b"presented")
+    assert not verify(signature, b"presented at another time")
+    assert not verify(bytes(64), b"presented")
+
+
+@pytest.mark.parametrize(("algorithm", "raw"), [
+    (Algorithm.P256.value, b"\x02" + (1).to_bytes(32, "big")),  # no point of P-256 has x = 1
+    (Algorithm.P256.value, b"\x04" + bytes(32)),  # not a compressed point's prefix
+    (Algorithm.ED25519.value, bytes(31)),  # too short
+    (Algorithm.SM2.value, b"\x02" + bytes(32)),  # SM2 is not a device key algorithm
+    (99, bytes(32)),  # no such algorithm
+], ids=["p256-off-curve", "p256-bad-prefix", "ed25519-short", "sm2", "unknown"])
+def test_a_raw_key_that_is_not_one_gives_no_verifier(algorithm: int, raw: bytes) -> None:
+    assert raw_key_verifier(algorithm, raw) is None

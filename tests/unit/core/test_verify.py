@@ -55,6 +55,8 @@ def test_round_trip(alliance_session: InMemoryAlliance, city: int, algorithm: Al
                                                                      issued.status_index)
     assert (result.issued_at_s, result.expires_at_s, result.policy_version) == (NOW_S, NOW_S + 300, 1)
     assert result.kid == alliance_session.keys[(city, algorithm)].kid and not result.device_bound
+    with pytest.raises(AttributeError):
+        result.tier = Tier.OUTSTANDING  # type: ignore[misc]  # what verified is read-only
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS, ids=lambda a: a.slug)
