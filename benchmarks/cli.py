@@ -48,7 +48,7 @@ def load_modules(names: list[str] | None = None) -> list[ModuleType]:
 
 
 def environment() -> dict[str, Any]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in _PACKAGES:
         try:
             versions[package] = metadata.version(package)

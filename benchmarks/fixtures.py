@@ -138,7 +138,7 @@ def raw_verify_batch(keys: Mapping[bytes, tuple[Algorithm, bytes]], codes: Seque
 
 def raw_verify_items(keys: Mapping[bytes, tuple[Algorithm, bytes]], codes: Sequence[str]) -> list[RawItem]:
     """Per code: the loaded key's verify, the signature (DER for P-256), the signed bytes, the ECDSA scheme or None."""
-    public = {kid: serialization.load_der_public_key(spki) for kid, (_, spki) in keys.items()}
+    public: dict[bytes, Any] = {kid: serialization.load_der_public_key(spki) for kid, (_, spki) in keys.items()}
     items: list[RawItem] = []
     for code in codes:
         envelope = decode_envelope(code)

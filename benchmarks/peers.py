@@ -27,9 +27,9 @@ try:  # the peer libraries are pinned in benchmarks/requirements.txt, not in the
     import jwt
     from pycose.algorithms import EdDSA
     from pycose.headers import KID, Algorithm
-    from pycose.keys import OKPKey
     from pycose.keys.curves import Ed25519
-    from pycose.messages import Sign1Message
+    from pycose.keys.okp import OKPKey
+    from pycose.messages.sign1message import Sign1Message
 except ImportError as exc:
     PEERS_MISSING: str | None = (f"skipped: peer library {exc.name} is not installed "
                                  "(pip install -r benchmarks/requirements.txt)")
@@ -110,11 +110,12 @@ def dcc_verify(text: str, keys: dict[bytes, Any], now_s: int) -> dict[Any, Any]:
     if not text.startswith(DCC_PREFIX):
         raise RefusedError("prefix")
     message = Sign1Message.decode(zlib.decompress(b45decode(text[len(DCC_PREFIX):])))
-    key = keys.get(message.get_attr(KID))
+    kid = message.get_attr(KID)
+    key = keys.get(kid) if isinstance(kid, bytes) else None
     if key is None:
         raise RefusedError("unknown kid")
     message.key = key
-    if not message.verify_signature():
+    if not message.verify_signature() or message.payload is None:
         raise RefusedError("signature")
     claims: dict[Any, Any] = cbor2.loads(message.payload)
     if claims[4] <= now_s:
@@ -124,7 +125,8 @@ def dcc_verify(text: str, keys: dict[bytes, Any], now_s: int) -> dict[Any, Any]:
 
 def jwt_verify(token: str, keys: dict[str, ed25519.Ed25519PublicKey]) -> dict[str, Any]:
     """PyJWT as its documentation shows it: pick the key by kid, decode with EdDSA only, `exp` checked."""
-    key = keys.get(jwt.get_unverified_header(token).get("kid"))
+    kid = jwt.get_unverified_header(token).get("kid")
+    key = keys.get(kid) if isinstance(kid, str) else None
     if key is None:
         raise RefusedError("unknown kid")
     claims: dict[str, Any] = jwt.decode(token, key, algorithms=["EdDSA"], options={"require": ["exp", "iat"]})

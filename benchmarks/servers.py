@@ -83,7 +83,11 @@ async def _until_told_to_stop() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_reader(sys.stdin.fileno(), lambda: sys.stdin.read() or stop.set())
+    def stdin_readable() -> None:
+        if not sys.stdin.read():  # closed: the parent is gone
+            stop.set()
+
+    loop.add_reader(sys.stdin.fileno(), stdin_readable)
     await stop.wait()
 
 

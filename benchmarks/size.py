@@ -18,7 +18,7 @@ from benchmarks.presentation import presentations
 try:
     import segno
 except ImportError:
-    segno = None
+    segno = None  # type: ignore[assignment]  # unavailable() says what to install
 
 NAME = "size"
 # Alphanumeric capacity at level M: version 9 holds 259 characters, version 12 holds 483.
@@ -61,8 +61,8 @@ def run(ctx: Context) -> list[Figure]:
     base = ctx.base()
     n = ctx.settings.peer_codes
     ed, p256 = base.codes[Algorithm.ED25519][:n], base.codes[Algorithm.P256][:n]
-    cc1 = (*map(float, LIMITS["cc1"]), "v9-M limit")
-    cp1 = (*map(float, LIMITS["cp1"]), "v12-M limit")
+    cc1 = (float(LIMITS["cc1"][0]), float(LIMITS["cc1"][1]), "v9-M limit")
+    cp1 = (float(LIMITS["cp1"][0]), float(LIMITS["cp1"][1]), "v12-M limit")
     figures = _pair("cc1.ed25519", ed, "alphanumeric", cc1, "CC1: + Base45(protobuf)")
     figures += _pair("cc1.p256", p256, "alphanumeric", cc1, "raw r||s signature")
     for algorithm, slug in ((Algorithm.ED25519, "ed25519"), (Algorithm.P256, "p256")):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from citycredit._gen.citycredit.v1 import status_pb2
+from citycredit._gen.citycredit.v1 import status_pb2, trust_pb2
 from citycredit.core import STATUS_CONTEXT, SigningKey, Status, StatusBitmap, sign_part, status_delta
 
 __all__ = ["STATUS_EXPIRY_S", "STATUS_TTL_S", "delta_update", "flag_random", "signed_head", "whole_update"]
@@ -19,7 +19,7 @@ STATUS_TTL_S = 900
 STATUS_EXPIRY_S = 86400
 
 
-def signed_head(bitmap: StatusBitmap, *, city: int, version: int, key: SigningKey, now_s: int) -> status_pb2.SignedPart:
+def signed_head(bitmap: StatusBitmap, *, city: int, version: int, key: SigningKey, now_s: int) -> trust_pb2.SignedPart:
     head = status_pb2.StatusListHead(city=city, version=version, bits=2, size=bitmap.size, list_sha256=bitmap.digest(),
                                      issued_at=now_s, expires_at=now_s + STATUS_EXPIRY_S, ttl_s=STATUS_TTL_S)
     return sign_part(head.SerializeToString(deterministic=True), key, STATUS_CONTEXT)

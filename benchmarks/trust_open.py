@@ -24,8 +24,10 @@ import random
 import statistics
 import zlib
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
-from citycredit import Algorithm, Tier
+from citycredit import Algorithm, Tier, Verifier
 from citycredit._gen.citycredit.v1 import status_pb2
 from citycredit.core import SigningKey, StatusBitmap, StatusList, open_status_update, open_trust
 
@@ -94,7 +96,7 @@ def _national(ctx: Context) -> list[Figure]:
         codes = [alliance.issue(city, Tier.GOOD, holder_ref=f"after-part-{k}-{j}", ttl_s=CODE_TTL_S).code
                  for j in range(STEADY + 1)]
         repository = alliance.publish_city(city)
-        update_s.append(time_once(lambda r=repository: verifier.update(r.files(trusted_root_version=1))))
+        update_s.append(time_once(partial(_apply_update, verifier, repository)))
         part_samples.append(_first_and_steady(verifier.verify, codes))
     figures.append(value_figure(
         "trust.national.update", statistics.median(update_s) * 1e3, "ms", baseline=opened.baseline_median_s * 1e3,
@@ -185,6 +187,11 @@ def _status_costs(ctx: Context) -> list[Figure]:
     rng = random.Random(11)
     pairs = [_status_cost(size, label, key, ctx.now_s, max(5, ctx.settings.rounds), rng) for size, label in SIZES]
     return [delta for delta, _ in pairs] + [whole for _, whole in pairs]
+
+
+def _apply_update(verifier: Verifier, repository: Any) -> None:
+    """What a merchant's verifier does with a city's new part: take the files and adopt them."""
+    verifier.update(repository.files(trusted_root_version=1))
 
 
 def run(ctx: Context) -> list[Figure]:
