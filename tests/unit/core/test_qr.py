@@ -34,6 +34,11 @@ def _alliance(algorithm: Algorithm) -> InMemoryAlliance:
 _ALLIANCES = {a: _alliance(a) for a in CODE_ALGORITHMS}
 
 
+@pytest.mark.parametrize(("chars", "version"), [(262, 9), (263, 10), (419, 12), (420, 13)])
+def test_the_alphanumeric_capacities_at_m_these_tests_and_the_benchmarks_use(chars: int, version: int) -> None:
+    assert qr_version("A" * chars) == version
+
+
 @pytest.mark.parametrize("band", BANDS)
 @pytest.mark.parametrize("algorithm", CODE_ALGORITHMS, ids=lambda a: a.slug)
 def test_a_bare_code_fits_version_9_at_m(algorithm: Algorithm, band: str) -> None:
