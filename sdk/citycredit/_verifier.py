@@ -191,8 +191,7 @@ class Verifier:
 
     def verify(self, code: str | bytes, *, at: At = None, venue: str | None = None) -> VerifiedCode:
         """Verify one code or presentation; raises a `CodeError` (or `BundleStaleError`) saying why it is refused."""
-        now_s = int(self._clock()) if at is None else to_epoch_s(at, "a validation time")  # now_s(), inlined
-        return verify_code(self._snapshot, code, now_s=now_s, grace_s=self._config.grace_s,
+        return verify_code(self._snapshot, code, now_s=self.now_s(at), grace_s=self._config.grace_s,
                            venue=self.venue if venue is None else venue, replay=self._replay,
                            window_s=self._config.window_s)
 

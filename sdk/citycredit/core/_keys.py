@@ -85,20 +85,20 @@ def _der_to_raw(signature: bytes, low_s_order: int = 0) -> bytes:
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
-def _in_range_rs(signature: bytes, order: bytes, *, low_s: bool) -> bool:
-    """64 bytes of r||s with 0 < r < n and 0 < s < n (and s <= n/2 where high S is a malleable twin).
+def _in_range_rs(signature: bytes, order: bytes, max_s: bytes) -> bool:
+    """64 bytes of r||s with 0 < r < n and 0 < s <= max_s (n/2 where high S is a malleable twin, else n - 1).
 
-    `order` is n as 32 bytes big-endian: equal-length big-endian byte strings compare as their numbers do.
+    The bounds are 32 bytes big-endian: equal-length big-endian byte strings compare as their numbers do.
     """
     if len(signature) != 64:
         return False
     r, s = signature[:32], signature[32:]
-    return _ZERO < r < order and _ZERO < s < order and (not low_s or s <= _HALF[order])
+    return _ZERO < r < order and _ZERO < s <= max_s
 
 
 _ZERO = bytes(32)
-_P256_N_BYTES, _SM2_N_BYTES = _P256_N.to_bytes(32, "big"), _SM2_N.to_bytes(32, "big")
-_HALF = {_P256_N_BYTES: (_P256_N // 2).to_bytes(32, "big"), _SM2_N_BYTES: (_SM2_N // 2).to_bytes(32, "big")}
+_P256_N_BYTES, _P256_LOW_S = _P256_N.to_bytes(32, "big"), (_P256_N // 2).to_bytes(32, "big")
+_SM2_N_BYTES, _SM2_MAX_S = _SM2_N.to_bytes(32, "big"), (_SM2_N - 1).to_bytes(32, "big")
 
 
 class _Backend:
@@ -181,7 +181,7 @@ class _P256(_PycaBackend):
     _curve = ec.SECP256R1()
 
     def generate(self) -> Any:
-        return ec.generate_private_key(ec.SECP256R1())
+        return ec.generate_private_key(self._curve)
 
     def load_private_pem(self, pem: bytes) -> Any:
         key = serialization.load_pem_private_key(pem, password=None)
@@ -206,7 +206,7 @@ class _P256(_PycaBackend):
         verify, ecdsa = public.verify, self._ecdsa
 
         def check(signature: bytes, data: bytes) -> bool:
-            if not _in_range_rs(signature, _P256_N_BYTES, low_s=True):
+            if not _in_range_rs(signature, _P256_N_BYTES, _P256_LOW_S):
                 return False
             try:
                 verify(_raw_to_der(signature), data, ecdsa)
@@ -272,7 +272,7 @@ class _SM2(_Backend):
         algorithm = sm_ec.ECDSA(sm_hashes.SM3())
 
         def check(signature: bytes, data: bytes) -> bool:
-            if not _in_range_rs(signature, _SM2_N_BYTES, low_s=False):
+            if not _in_range_rs(signature, _SM2_N_BYTES, _SM2_MAX_S):
                 return False
             try:
                 public.verify(_raw_to_der(signature), data, algorithm)

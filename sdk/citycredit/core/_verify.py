@@ -112,10 +112,7 @@ def verify_code(snapshot: TrustSnapshot, code: str | bytes, *, now_s: int, grace
     if not candidates:
         raise KeyUnknownError(f"no key with kid {kid.hex()} in the trust set (snapshot {snapshot.version})")
     signed = SIGNING_CONTEXT + payload
-    if len(candidates) == 1:  # kids may collide: then each key with the kid is tried
-        verifying = candidates if candidates[0].key.verify(envelope.signature, signed) else []
-    else:
-        verifying = [k for k in candidates if k.key.verify(envelope.signature, signed)]
+    verifying = [k for k in candidates if k.key.verify(envelope.signature, signed)]  # kids may collide: try each
     if not verifying:
         raise SignatureInvalidError(f"the signature does not verify under key {kid.hex()}")
     verified, device_key = read_claims(payload, kid)
