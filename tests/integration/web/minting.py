@@ -33,15 +33,22 @@ _holders = itertools.count(1)
 CITIES = {"hangzhou": 330100, "quzhou": 330800}
 
 
-@dataclass(frozen=True)
+@dataclass
 class BoundCode:
     """A device-bound code and the device key that presents it."""
 
     code: str
     device: SigningKey
+    last_s: int = -1
 
     def present(self, at_s: int | None = None) -> str:
-        return encode_presentation(self.code, self.device, presented_at_s=int(time.time()) if at_s is None else at_s)
+        """A presentation made at `at_s`, or now. Like the holder's device, two made "now" are never made in the
+        same second: they would be the same bytes, and the till rightly refuses the second as a replay."""
+        if at_s is None:
+            while (at_s := int(time.time())) <= self.last_s:
+                time.sleep(max(0.0, at_s + 1 - time.time()))
+            self.last_s = at_s
+        return encode_presentation(self.code, self.device, presented_at_s=at_s)
 
 
 @dataclass
