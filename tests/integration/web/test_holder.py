@@ -192,7 +192,7 @@ def test_the_city_chosen_gives_its_code_offers_and_reasons(tabs: TabFactory, all
     page.wait_for_selector("#h-qr[data-audience='330100']")
     page.select_option("#h-audience", "330800")
     page.wait_for_selector("#h-qr[data-audience='330800']")
-    page.wait_for_selector("#h-open li[data-offer='quzhou-hospital-deposit-waived']")
+    page.wait_for_selector("#h-offers[data-audience='330800'] #h-open li[data-offer='quzhou-hospital-deposit-waived']")
     presentation = scanned(page)
     claims = verify(gateway, presentation, "quzhou-gate")
     assert (claims["valid"], claims["audience"], claims["city"]) == (True, "330800", "330100")
@@ -212,7 +212,7 @@ def test_the_city_chosen_gives_its_code_offers_and_reasons(tabs: TabFactory, all
 
     page.select_option("#h-audience", "330300")
     page.wait_for_selector("#h-qr[data-audience='330300']")
-    page.wait_for_selector("#h-closed li")
+    page.wait_for_selector("#h-offers[data-audience='330300'] #h-closed li")  # Wenzhou's, not Quzhou's still
     reasons = set(page.locator("#h-closed li .why code").all_inner_texts())
     assert reasons == {"NO_AGREEMENT"} and page.locator("#h-open li").count() == 0
 

@@ -381,26 +381,34 @@ function staleNote(id: string, asOf: number | null): void {
   if (asOf !== null) fill(node, bi(`离线：以下为 ${localTime(asOf)} 的结果`, `Offline: as of ${localTime(asOf)}`));
 }
 
+function showOffers(audience: string | null, open: Node[] = [], closed: Node[] = []): void {
+  const section = byId("h-offers");
+  if (audience === null) delete section.dataset.audience;
+  else section.dataset.audience = audience;
+  fill(byId("h-open"), open);
+  fill(byId("h-closed"), closed);
+  show(byId("h-open-none"), audience !== null && open.length === 0);
+  byId("h-open-count").textContent = String(open.length);
+  byId("h-closed-count").textContent = String(closed.length);
+  show(byId("h-closed-box"), closed.length > 0);
+}
+
+/** The offers of `audience` and why the others are closed; another city's never show while these load. */
 async function loadOffers(audience: string): Promise<void> {
+  if (byId("h-offers").dataset.audience !== audience) showOffers(null);
   const answer = await fetchKept<Offers>(`offers/${audience}`, `/v1/holder/offers?audience=${encodeURIComponent(audience)}`);
   if (audience !== state.audience) return;
   if (answer instanceof Error) {
     fail("h-offers-error", answer);
-    fill(byId("h-open"));
-    fill(byId("h-closed"));
+    showOffers(null);
     return;
   }
   say("h-offers-error", null);
   const offers = answer.value;
   fill(byId("h-offers-title"), bi(`${offers.city_name_zh}的信用优惠`, `Credit offers in ${offers.city_name_en}`));
-  const open = offers.offers.filter((o) => o.decision.eligible);
-  const closed = offers.offers.filter((o) => !o.decision.eligible);
-  fill(byId("h-open"), open.map((o) => offerItem(o.offer, o.decision)));
-  fill(byId("h-closed"), closed.map((o) => offerItem(o.offer, o.decision)));
-  show(byId("h-open-none"), open.length === 0);
-  byId("h-open-count").textContent = String(open.length);
-  byId("h-closed-count").textContent = String(closed.length);
-  show(byId("h-closed-box"), closed.length > 0);
+  const item = (o: Offers["offers"][number]): Node => offerItem(o.offer, o.decision);
+  showOffers(audience, offers.offers.filter((o) => o.decision.eligible).map(item),
+             offers.offers.filter((o) => !o.decision.eligible).map(item));
   staleNote("h-offers-stale", answer.asOf);
 }
 
