@@ -170,9 +170,9 @@ def decode_layer(w: VectorWriter) -> None:
 
     bad_claims("code_id_15_bytes_fail", "a code id of 15 bytes", code_id=b"\x01" * 15)
     bad_claims("code_id_17_bytes_fail", "a code id of 17 bytes", code_id=b"\x01" * 17)
-    bad_claims("holder_15_bytes_fail", "a holder pseudonym of 15 bytes", holder=b"\x02" * 15)
-    bad_claims("holder_17_bytes_fail", "a holder pseudonym of 17 bytes", holder=b"\x02" * 17)
-    bad_claims("holder_32_bytes_fail", "a full HMAC-SHA256 (32 bytes) as the holder: pseudonyms are 16 bytes",
+    bad_claims("holder_11_bytes_fail", "a holder pseudonym of 11 bytes", holder=b"\x02" * 11)
+    bad_claims("holder_13_bytes_fail", "a holder pseudonym of 13 bytes", holder=b"\x02" * 13)
+    bad_claims("holder_32_bytes_fail", "a full HMAC-SHA256 (32 bytes) as the holder: pseudonyms are 12 bytes",
                holder=b"\x02" * 32)
     bad_claims("tier_unspecified_fail", "tier 0 (unspecified, so absent from the payload)", tier=0)
     bad_claims("tier_7_fail", "tier 7, above OUTSTANDING", tier=7)

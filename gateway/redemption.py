@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from citycredit.core import (
+    HOLDER_BYTES,
     NO_PERIOD,
     Decision,
     Offer,
@@ -303,8 +304,8 @@ class RedemptionDesk:
 
     def of_holders(self, home_city: int, holders: list[str]) -> list[dict[str, Any]]:
         """The redemptions of a city's residents, by the pseudonyms only their city can compute (newest first)."""
-        if len(holders) > 1000 or not all(isinstance(h, str) and len(h) == 32 for h in holders):
-            raise InvalidArgumentError("holders are at most 1,000 pseudonyms of 32 hex digits")
+        if len(holders) > 1000 or not all(isinstance(h, str) and len(h) == 2 * HOLDER_BYTES for h in holders):
+            raise InvalidArgumentError(f"holders are at most 1,000 pseudonyms of {2 * HOLDER_BYTES} hex digits")
         with self.db.read() as session:
             rows = session.exec(select(RedemptionRow).where(
                 RedemptionRow.home_city == home_city, col(RedemptionRow.holder).in_(holders))

@@ -26,7 +26,6 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -40,6 +39,7 @@ from citycredit._gen.citycredit.v1 import code_pb2
 from citycredit.adapters import SchemeRegistry, load_registry
 from citycredit.city import CityOffice, Uploader
 from citycredit.core import (
+    HOLDER_BYTES,
     USCC_ALPHABET,
     Algorithm,
     Offer,
@@ -84,9 +84,6 @@ _DEVICE = 0  # the register keeps a holder's one device under audience 0: it bin
 _DEVICE_ALGORITHMS = {"p256": Algorithm.P256, "ed25519": Algorithm.ED25519}
 _DEVICE_KEY_BYTES = {Algorithm.P256: 33, Algorithm.ED25519: 32}
 _STATUSES = {"revoked": Status.REVOKED, "suspended": Status.SUSPENDED, "valid": Status.VALID}
-# A presentation fits a version-12 QR at error correction M (DESIGN 4): 419 alphanumeric characters.
-PRESENTATION_MAX_CHARS = 419
-_PARENTHETICAL = re.compile(r"\s*[(（][^()（）]*[)）]\s*$")
 
 
 @dataclass(frozen=True)
@@ -110,32 +107,6 @@ def _device_key(algorithm: object, public_key: object) -> code_pb2.DeviceKey:
         raise InvalidArgumentError("the device key is its raw public key in base64: Ed25519 32 bytes, P-256 a "
                                    "33-byte compressed point")
     return code_pb2.DeviceKey(algorithm=alg.proto, public_key=raw)
-
-
-def _presentation_chars(*, city: int, audience: int, band: str, ttl_s: int, now_s: int,
-                        device: code_pb2.DeviceKey) -> int:
-    """The length of a `CP1:` of a device-bound code with these claims, at its largest (the status index and
-    policy version at their widest varints; ids, kid and signatures have fixed sizes)."""
-    claims = code_pb2.CreditCode(code_id=bytes(16), city=city, holder=bytes(16), tier=Tier.OUTSTANDING.proto,
-                                 band=band, issued_at=now_s, expires_at=now_s + ttl_s, status_index=2**21 - 1,
-                                 policy_version=2**14 - 1, audience=audience, device_key=device)
-    envelope = code_pb2.SignedCreditCode(payload=claims.SerializeToString(deterministic=True), kid=bytes(8),
-                                         signature=bytes(64))
-    size = code_pb2.Presentation(code=envelope.SerializeToString(deterministic=True), presented_at=now_s,
-                                 signature=bytes(64)).ByteSize()
-    return len("CP1:") + size // 2 * 3 + size % 2 * 2
-
-
-def _fitting_band(band: str, fits: Callable[[str], bool]) -> str:
-    """The band label a device-bound code carries: the whole label when its presentation fits a version-12 QR,
-    else the label without a trailing parenthetical, then shortened further (it is for display only, SPEC
-    3.1: the tier in the code is what counts; the holder page shows the whole label beside the QR)."""
-    if fits(band):
-        return band
-    shorter = _PARENTHETICAL.sub("", band)
-    while shorter and not fits(shorter):
-        shorter = shorter[:-1]
-    return shorter
 
 
 def _uscc_problem(code: str) -> str:
@@ -319,20 +290,13 @@ class IssuerService:
         rating = self.scheme.map(local_record)
         key = None if device_key is None else _device_key(device_algorithm, device_key)
         host, now, ttl = self.audience(audience), self.config.now_s(), ttl_s or self.config.code_ttl_s
-        band = rating.band if key is None else self._band_for(rating.band, host, ttl, now, key)
         with self._lock:
-            issued = self.office.issue(holder_ref=holder_ref, tier=rating.tier, band=band, now_s=now, ttl_s=ttl,
-                                       audience=host, device_key=key)
+            issued = self.office.issue(holder_ref=holder_ref, tier=rating.tier, band=rating.band, now_s=now,
+                                       ttl_s=ttl, audience=host, device_key=key)
         return {"code": issued.code, "city": f"{issued.city:06d}", "audience": f"{issued.audience:06d}",
                 "tier": issued.tier.name, "band": issued.band, "issued_at": iso(issued.issued_at_s),
                 "expires_at": iso(issued.expires_at_s), "status_index": issued.status_index,
                 "holder": issued.holder.hex(), "device_bound": issued.device_bound}
-
-    def _band_for(self, band: str, audience: int, ttl_s: int, now_s: int, device: code_pb2.DeviceKey) -> str:
-        """The band label for a device-bound code, so that its presentations fit a version-12 QR."""
-        return _fitting_band(band, lambda label: _presentation_chars(
-            city=self.city, audience=audience, band=label, ttl_s=ttl_s, now_s=now_s,
-            device=device) <= PRESENTATION_MAX_CHARS)
 
     def audience(self, value: object) -> int:
         if value in (None, ""):
@@ -356,9 +320,8 @@ class IssuerService:
             raise PermissionDeniedError("register this phone's device key first")
         key = code_pb2.DeviceKey(algorithm=device[0], public_key=device[1])  # type: ignore[arg-type]
         now, ttl = self.config.now_s(), self.config.holder_code_ttl_s
-        band = self._band_for(holder.band, host, ttl, now, key)
         with self._lock:
-            issued = self.office.issue(holder_ref=holder.resident.ref, tier=holder.tier, band=band, now_s=now,
+            issued = self.office.issue(holder_ref=holder.resident.ref, tier=holder.tier, band=holder.band, now_s=now,
                                        ttl_s=ttl, audience=host, device_key=key)
         # `band` is the holder's whole label (what the page shows); `code_band` what the code carries.
         return {"code": issued.code, "audience": f"{issued.audience:06d}", "tier": issued.tier.name,
@@ -372,8 +335,8 @@ class IssuerService:
         catalogue = snapshot.catalogue
         now = self.config.now_s()
         claims = VerifiedCode(city=self.city, tier=holder.tier, band=holder.band, issued_at_s=now,
-                              expires_at_s=now + 1, code_id=bytes(16), holder=bytes(16), status_index=0, kid=b"",
-                              policy_version=0, audience=host)
+                              expires_at_s=now + 1, code_id=bytes(16), holder=bytes(HOLDER_BYTES), status_index=0,
+                              kid=b"", policy_version=0, audience=host)
         decisions: list[dict[str, Any]] = []
         for offer in catalogue.find(city=host):
             decision = catalogue.decide(holder=claims, offer_id=offer.id, now_s=now)
@@ -462,8 +425,8 @@ class IssuerService:
         for home in homes:
             for tier in Tier:
                 claims = VerifiedCode(city=home, tier=tier, band="", issued_at_s=now, expires_at_s=now + 1,
-                                      code_id=bytes(16), holder=bytes(16), status_index=0, kid=b"", policy_version=0,
-                                      audience=self.city)
+                                      code_id=bytes(16), holder=bytes(HOLDER_BYTES), status_index=0, kid=b"",
+                                      policy_version=0, audience=self.city)
                 decision = preview.decide(holder=claims, offer_id=offer.id, now_s=max(now, offer.valid_from_s))
                 rows.append({"home": f"{home:06d}", "tier": tier.name, "eligible": decision.eligible,
                              "reason": None if decision.reason is None else decision.reason.value})

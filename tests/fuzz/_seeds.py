@@ -208,7 +208,7 @@ def _gateway_seeds(workdir: Path, context: Context, codes: list[str], presentati
                                               "files": agreement}),
         ("put_governance", "", {"targets": files.targets.decode(),
                                 "files": {MEMBERSHIP_PATH: _b64(files.targets_files[MEMBERSHIP_PATH])}}),
-        ("holder_redemptions", f"{hangzhou}", {"holders": ["00" * 16, "ab" * 16]}),
+        ("holder_redemptions", f"{hangzhou}", {"holders": ["00" * 12, "ab" * 12]}),
         ("witness", "", {"city": quzhou, "signed": _b64(witness)}),
         ("status_list", f"{hangzhou}?since=1", None),
         ("inclusion", "index=0&size=1", None),

@@ -365,7 +365,7 @@ class OffersRunner(Runner):
 
         def holder(city: int, audience: int, tier: Tier) -> VerifiedCode:
             return VerifiedCode(city=city, tier=tier, band="示范", issued_at_s=now - 60, expires_at_s=now + 3600,
-                                code_id=bytes(16), holder=bytes(16), status_index=0, kid=bytes(8), policy_version=1,
+                                code_id=bytes(16), holder=bytes(12), status_index=0, kid=bytes(8), policy_version=1,
                                 audience=audience)
 
         self.holders = [holder(c, a, t) for c in (HANGZHOU, QUZHOU) for a in (HANGZHOU, QUZHOU)

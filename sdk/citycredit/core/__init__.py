@@ -25,6 +25,7 @@ from citycredit.core._eligibility import Catalogue, Decision, Reason, Rules, dec
 from citycredit.core._envelope import (
     CODE_PREFIX,
     MAX_CODE_CHARS,
+    MAX_PRESENTATION_CHARS,
     PRESENTATION_CONTEXT,
     PRESENTATION_PREFIX,
     SIGNING_CONTEXT,
@@ -34,6 +35,7 @@ from citycredit.core._envelope import (
     decode_text,
     encode_code,
     encode_presentation,
+    presentation_chars,
     presentation_message,
 )
 from citycredit.core._issuance import (
@@ -162,6 +164,7 @@ __all__ = [
     "MAX_BAND_CHARS",
     "MAX_CITY",
     "MAX_CODE_CHARS",
+    "MAX_PRESENTATION_CHARS",
     "MAX_STATUS_LIST_SIZE",
     "MAX_TIME_S",
     "MAX_TRUST_FILE_BYTES",
@@ -261,6 +264,7 @@ __all__ = [
     "period_key",
     "pick_signing_key",
     "pick_status_index",
+    "presentation_chars",
     "presentation_message",
     "publish",
     "raw_key_verifier",

@@ -15,7 +15,7 @@ from citycredit.errors import CodeMalformedError
 
 __all__ = ["HOLDER_BYTES", "MAX_BAND_CHARS", "TIERS", "VerifiedCode", "parse_claims", "read_claims"]
 
-HOLDER_BYTES = 16
+HOLDER_BYTES = 12
 MAX_BAND_CHARS = 64
 # Raw device keys: Ed25519 32 bytes, P-256 a 33-byte compressed point.
 _DEVICE_KEY_BYTES = {Algorithm.ED25519.value: 32, Algorithm.P256.value: 33}

@@ -22,6 +22,7 @@ from citycredit.errors import CodeBase45Error, CodeMalformedError, CodePrefixErr
 __all__ = [
     "CODE_PREFIX",
     "MAX_CODE_CHARS",
+    "MAX_PRESENTATION_CHARS",
     "PRESENTATION_CONTEXT",
     "PRESENTATION_PREFIX",
     "SIGNING_CONTEXT",
@@ -31,12 +32,15 @@ __all__ = [
     "decode_text",
     "encode_code",
     "encode_presentation",
+    "presentation_chars",
     "presentation_message",
 ]
 
 CODE_PREFIX = "CC1:"
 PRESENTATION_PREFIX = "CP1:"
 MAX_CODE_CHARS = 1024
+# What a version-12 QR holds at error correction M in alphanumeric mode: the most a presentation may take.
+MAX_PRESENTATION_CHARS = 419
 SIGNING_CONTEXT = b"CC1\x00"
 PRESENTATION_CONTEXT = b"CP1\x00"
 KID_BYTES = 8
@@ -137,9 +141,18 @@ def presentation_message(code: bytes, presented_at_s: int) -> bytes:
     return PRESENTATION_CONTEXT + hashlib.sha256(code).digest() + presented_at_s.to_bytes(8, "big", signed=True)
 
 
+def _presentation_text(code: bytes, presented_at_s: int, signature: bytes) -> str:
+    message = code_pb2.Presentation(code=code, presented_at=presented_at_s, signature=signature)
+    return PRESENTATION_PREFIX + b45encode(message.SerializeToString(deterministic=True))
+
+
 def encode_presentation(code: str | bytes, device: Signer, *, presented_at_s: int) -> str:
     """A `CP1:` presentation of a device-bound code, signed by the holder's device now."""
-    envelope = decode_envelope(code)
-    message = code_pb2.Presentation(code=envelope.raw, presented_at=presented_at_s,
-                                    signature=device.sign(presentation_message(envelope.raw, presented_at_s)))
-    return PRESENTATION_PREFIX + b45encode(message.SerializeToString(deterministic=True))
+    raw = decode_envelope(code).raw
+    return _presentation_text(raw, presented_at_s, device.sign(presentation_message(raw, presented_at_s)))
+
+
+def presentation_chars(code: bytes, presented_at_s: int) -> int:
+    """How many characters a presentation of the serialized `SignedCreditCode` made at `presented_at_s` takes
+    (every device signature is 64 bytes, so the length does not depend on the device)."""
+    return len(_presentation_text(code, presented_at_s, bytes(SIGNATURE_BYTES)))

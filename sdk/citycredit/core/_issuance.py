@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 
 from citycredit._gen.citycredit.v1 import code_pb2
 from citycredit.core._claims import HOLDER_BYTES
-from citycredit.core._envelope import encode_code
+from citycredit.core._envelope import MAX_PRESENTATION_CHARS, SIGNATURE_BYTES, encode_code, presentation_chars
 from citycredit.core._keys import Algorithm, Signer, VerifyingKey
 from citycredit.core._offers import check_city
 from citycredit.core._status import MIN_STATUS_LIST_SIZE
@@ -43,6 +44,7 @@ __all__ = [
 
 MAX_TTL_S = 5 * 366 * 86400  # printed long-lived codes: at most about five years
 _RANDOM_TRIES = 64
+_PARENTHETICAL = re.compile(r"\s*[(（][^()（）]*[)）]\s*$")
 
 
 class RandomSource(Protocol):
@@ -67,7 +69,7 @@ def hmac_sha256(secret: bytes) -> Mac:
 
 
 def holder_pseudonym(mac: Mac, audience: int, holder_ref: str) -> bytes:
-    """The holder's pseudonym for one host city: HMAC over the audience and the identity, 16 bytes.
+    """The holder's pseudonym for one host city: HMAC over the audience and the identity, 12 bytes.
 
     Pairwise: two audiences give unrelated pseudonyms (merchants of two cities cannot link
     one holder's visits), while one audience always gives the same (quotas there still count).
@@ -164,7 +166,10 @@ class Issuer:
         """Sign a code for `holder_ref` for use in `audience` (the home city by default).
 
         With `device_key` the code is bound to the holder's device: it is valid only inside
-        the `CP1:` presentations that device makes.
+        the `CP1:` presentations that device makes, which fit a version-12 QR at M: a band label
+        too long for that (more than 21 UTF-8 bytes can be) is shortened in the code, first by a
+        trailing parenthetical, then from its end (`IssuedCode.band` is what the code carries; the
+        label is for display only, the tier is what counts).
         """
         if not 1 <= ttl_s <= MAX_TTL_S:
             raise InvalidArgumentError(f"ttl_s must be between 1 and {MAX_TTL_S} seconds")
@@ -180,7 +185,23 @@ class Issuer:
             policy_version=self.policy_version, audience=audience)
         if device_key is not None:
             claims.device_key.CopyFrom(device_key)
-        return IssuedCode(code=encode_code(claims, self.key), city=self.city, tier=Tier(tier), band=band,
+            self._fit_band(claims)
+        return IssuedCode(code=encode_code(claims, self.key), city=self.city, tier=Tier(tier), band=claims.band,
                           code_id=claims.code_id, holder=holder, status_index=status_index,
                           issued_at_s=now_s, expires_at_s=now_s + ttl_s, audience=audience,
                           device_bound=device_key is not None)
+
+    def _fit_band(self, claims: code_pb2.CreditCode) -> None:
+        """Shorten the band label of device-bound `claims` until a presentation of the code fits a version-12 QR."""
+
+        def fits() -> bool:
+            envelope = code_pb2.SignedCreditCode(payload=claims.SerializeToString(deterministic=True),
+                                                 kid=self.key.kid, signature=bytes(SIGNATURE_BYTES))
+            chars = presentation_chars(envelope.SerializeToString(deterministic=True), claims.expires_at)
+            return chars <= MAX_PRESENTATION_CHARS
+
+        if fits():
+            return
+        claims.band = _PARENTHETICAL.sub("", claims.band)
+        while claims.band and not fits():
+            claims.band = claims.band[:-1]

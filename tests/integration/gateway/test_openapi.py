@@ -131,7 +131,7 @@ def _exercise(shared: Shared) -> list[httpx.Response]:
         http.get(f"/v1/cities/{QUZHOU}/redemption-figures", headers=office),
         http.get(f"/v1/cities/{QUZHOU}/redemption-figures"),
         http.get("/v1/cities/999999/redemption-figures", headers=office),
-        http.post(f"/v1/cities/{HANGZHOU}/holder-redemptions", json={"holders": ["00" * 16]}, headers=office),
+        http.post(f"/v1/cities/{HANGZHOU}/holder-redemptions", json={"holders": ["00" * 12]}, headers=office),
         http.post(f"/v1/cities/{HANGZHOU}/holder-redemptions", json={"holders": ["short"]}, headers=office),
         http.post(f"/v1/cities/{HANGZHOU}/holder-redemptions", json={"holders": []}, headers=merchant),
         http.get(f"/v1/cities/{HANGZHOU}/merchants", headers=office),

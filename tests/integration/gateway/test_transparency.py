@@ -131,8 +131,8 @@ def keys() -> Keys:
 
 
 def holder(n: int) -> str:
-    """A 16-byte holder pseudonym in hex, as the gateway stores it."""
-    return hashlib.sha256(f"holder-{n}".encode()).digest()[:16].hex()
+    """A 12-byte holder pseudonym in hex, as the gateway stores it."""
+    return hashlib.sha256(f"holder-{n}".encode()).digest()[:12].hex()
 
 
 def redemption_fields(rid: str, *, n: int = 0, slot: int = 0, credential: str = "cred-quzhou-1") -> dict[str, Any]:

@@ -22,7 +22,7 @@ __all__ = ["claims", "envelope", "presentation", "sign_payload", "wrap"]
 
 def claims(city: int = 330100, **fields: object) -> code_pb2.CreditCode:
     """Plausible claims of a live code (each field can be overridden)."""
-    values: dict[str, object] = {"code_id": bytes(range(16)), "city": city, "holder": bytes(range(16, 32)),
+    values: dict[str, object] = {"code_id": bytes(range(16)), "city": city, "holder": bytes(range(16, 28)),
                                  "tier": 4, "band": "钱江分·良好", "issued_at": NOW_S - 60, "expires_at": NOW_S + 240,
                                  "status_index": 4242, "policy_version": 1, "audience": city}
     values.update(fields)

@@ -84,7 +84,7 @@ def holder(city: int, tier: Tier, *, issued_at_s: int = NOW - 60, expires_at_s: 
            audience: int = QUZHOU) -> VerifiedCode:
     """Verified claims of a code for use in `audience` (every offer here is a Quzhou one)."""
     return VerifiedCode(city=city, tier=tier, band=tier.label_zh, issued_at_s=issued_at_s, expires_at_s=expires_at_s,
-                        code_id=bytes(16), holder=b"pseudonym-16byte", status_index=7, kid=bytes(8),
+                        code_id=bytes(16), holder=b"pseudonym-12", status_index=7, kid=bytes(8),
                         policy_version=1, audience=audience)
 
 

@@ -1,14 +1,24 @@
-"""QR fit (DESIGN 4): a bare code in a version-9 QR at M, a presentation in version 12 at M; both scan back."""
+"""QR fit (DESIGN 4): a bare code in a version-9 QR at M, a presentation in version 12 at M (its band shortened in
+the code when a label is too long for that); both scan back."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 import segno
 from citycredit import Algorithm, SigningKey, Tier
 from citycredit.adapters import load_registry
-from citycredit.core import MAX_TTL_S, MIN_STATUS_LIST_SIZE, encode_presentation
+from citycredit.core import (
+    MAX_PRESENTATION_CHARS,
+    MAX_TTL_S,
+    MIN_STATUS_LIST_SIZE,
+    IssuedCode,
+    device_key,
+    encode_presentation,
+)
 from citycredit.testing import InMemoryAlliance
 
 from tests.conftest import NOW_S
@@ -34,6 +44,14 @@ def _alliance(algorithm: Algorithm) -> InMemoryAlliance:
 _ALLIANCES = {a: _alliance(a) for a in CODE_ALGORITHMS}
 
 
+def _issue_wide(algorithm: Algorithm, band: str, device: SigningKey, **kwargs: Any) -> IssuedCode:
+    """A device-bound Quzhou code at the last index of a 2^28-entry list (a varint one byte wider than the
+    minimum list's), for `device`."""
+    issuer = dataclasses.replace(_ALLIANCES[algorithm].issuer(330800, algorithm), status_list_size=2**28)
+    return issuer.issue(holder_ref="holder-1", tier=Tier.EXCELLENT, band=band, now_s=NOW_S, status_index=2**28 - 1,
+                        device_key=device_key(device), **kwargs)
+
+
 @pytest.mark.parametrize(("chars", "version"), [(262, 9), (263, 10), (419, 12), (420, 13)])
 def test_the_alphanumeric_capacities_at_m_these_tests_and_the_benchmarks_use(chars: int, version: int) -> None:
     assert qr_version("A" * chars) == version
@@ -50,26 +68,33 @@ def test_a_bare_code_fits_version_9_at_m(algorithm: Algorithm, band: str) -> Non
     assert qr_version(code) <= 9, (band, len(code))
 
 
+@pytest.mark.parametrize("band", BANDS)
 @pytest.mark.parametrize("device_algorithm", DEVICE_ALGORITHMS, ids=lambda a: f"device-{a.slug}")
 @pytest.mark.parametrize("algorithm", CODE_ALGORITHMS, ids=lambda a: f"code-{a.slug}")
-def test_a_presentation_fits_version_12_at_m(algorithm: Algorithm, device_algorithm: Algorithm) -> None:
+def test_a_presentation_fits_version_12_at_m(algorithm: Algorithm, device_algorithm: Algorithm, band: str) -> None:
+    # Every demo band whole (the longest, 钱江分·待提高, is 20 UTF-8 bytes), for another city, for the longest
+    # lifetime, at a wide status index.
     device = SigningKey.generate(device_algorithm)
-    code = _ALLIANCES[algorithm].issue(330800, Tier.EXCELLENT, band=TYPICAL_BAND, algorithm=algorithm,
-                                       status_index=MIN_STATUS_LIST_SIZE - 1, device=device).code
-    presentation = encode_presentation(code, device, presented_at_s=NOW_S)
-    assert len(presentation) <= 419  # the alphanumeric capacity of version 12 at M
-    assert qr_version(presentation) <= 12, len(presentation)
+    issued = _issue_wide(algorithm, band, device, ttl_s=MAX_TTL_S, audience=330100)
+    presentation = encode_presentation(issued.code, device, presented_at_s=issued.expires_at_s)
+    assert issued.band == band, "the whole label fits"
+    assert len(presentation) <= MAX_PRESENTATION_CHARS
+    assert qr_version(presentation) <= 12, (band, len(presentation))
 
 
-@pytest.mark.xfail(strict=True, reason="DESIGN 4 promises version 12 at M for a presentation, but one of a code "
-                                       "whose band is longer than 18 UTF-8 bytes (Hangzhou 钱江分·待提高, every "
-                                       "Quzhou band) needs version 13")
-@pytest.mark.parametrize("device_algorithm", DEVICE_ALGORITHMS, ids=lambda a: f"device-{a.slug}")
-def test_a_presentation_with_the_longest_demo_band_fits_version_12_at_m(device_algorithm: Algorithm) -> None:
-    device = SigningKey.generate(device_algorithm)
-    code = _ALLIANCES[Algorithm.ED25519].issue(330800, Tier.NEEDS_IMPROVEMENT, band=BANDS[-1],
-                                               status_index=MIN_STATUS_LIST_SIZE - 1, device=device).code
-    assert qr_version(encode_presentation(code, device, presented_at_s=NOW_S)) <= 12
+@pytest.mark.parametrize("band", ["信安分·蓝码(信用优秀，示范标签)", "示" * 40])
+def test_a_band_too_long_for_a_presentation_is_shortened_in_the_code(band: str) -> None:
+    device = SigningKey.generate(Algorithm.P256)
+    issued = _issue_wide(Algorithm.P256, band, device)
+    presentation = encode_presentation(issued.code, device, presented_at_s=issued.expires_at_s)
+    assert qr_version(presentation) <= 12 and len(presentation) <= MAX_PRESENTATION_CHARS
+    assert band.startswith(issued.band) and 0 < len(issued.band) < len(band)
+    if "(" in band:
+        assert issued.band == "信安分·蓝码", "a trailing parenthetical goes first"
+    else:  # one character (3 UTF-8 bytes, 4 or 5 Base45 characters) more would not fit
+        assert len(presentation) > MAX_PRESENTATION_CHARS - 5, "shortened no more than it had to be"
+    # A bare code keeps its whole label: it fits version 9 with any band the claims allow (SPEC 3.1).
+    assert _ALLIANCES[Algorithm.P256].issue(330800, Tier.EXCELLENT, band=band, algorithm=Algorithm.P256).band == band
 
 
 @pytest.mark.parametrize("kind", ["code", "presentation"])
@@ -79,7 +104,7 @@ def test_the_qr_scans_back_to_the_same_text(tmp_path: Path, kind: str) -> None:
 
     alliance = _ALLIANCES[Algorithm.ED25519]
     device = SigningKey.generate(Algorithm.P256)
-    text = alliance.issue(330800, Tier.EXCELLENT, band="信安分·蓝码(优秀)").code
+    text = alliance.issue(330800, Tier.EXCELLENT, band="信安分·蓝码").code
     if kind == "presentation":
         text = encode_presentation(alliance.issue(330800, band=TYPICAL_BAND, device=device).code, device,
                                    presented_at_s=NOW_S)

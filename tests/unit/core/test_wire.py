@@ -24,7 +24,7 @@ from citycredit.core import (
 from citycredit.errors import CodeExpiredError, CodeSuspendedError, InvalidArgumentError
 
 CODE = VerifiedCode(city=330100, tier=Tier.GOOD, band="钱江分·良好", issued_at_s=1795000000, expires_at_s=MAX_TIME_S,
-                    code_id=bytes(range(16)), holder=bytes(range(16, 32)), status_index=9, kid=bytes(8),
+                    code_id=bytes(range(16)), holder=bytes(range(16, 28)), status_index=9, kid=bytes(8),
                     policy_version=1, audience=330800, device_bound=True)
 
 
@@ -32,7 +32,7 @@ def test_a_verification_as_json() -> None:
     doc = verification_to_json(CODE)
     assert doc == {"valid": True, "city": "330100", "tier": "GOOD", "band": "钱江分·良好",
                    "issued_at": "2026-11-18T11:06:40Z", "expires_at": "9999-12-31T23:59:59Z",
-                   "code_id": bytes(range(16)).hex(), "holder": bytes(range(16, 32)).hex(), "audience": "330800",
+                   "code_id": bytes(range(16)).hex(), "holder": bytes(range(16, 28)).hex(), "audience": "330800",
                    "device_bound": True, "error": None}
     back = verification_from_json(json.loads(json.dumps(doc)))
     assert isinstance(back, VerifiedCode)

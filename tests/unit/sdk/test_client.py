@@ -45,7 +45,7 @@ from tests.conftest import NOW_S
 PARKING = Offer(id="qz-parking", city=330800, category=Category.PARKING, min_tier=Tier.GOOD,
                 benefit=Benefit(kind=BenefitKind.DISCOUNT, discount_percent=10, text_zh="停车9折"), title_zh="停车")
 VERIFIED = VerifiedCode(city=330100, tier=Tier.GOOD, band="钱江分·良好", issued_at_s=NOW_S, expires_at_s=NOW_S + 300,
-                        code_id=bytes(16), holder=bytes(16), status_index=1, kid=bytes(8), policy_version=1,
+                        code_id=bytes(16), holder=bytes(12), status_index=1, kid=bytes(8), policy_version=1,
                         audience=330800)
 YES = Decision(eligible=True, reason=None, offer_id="qz-parking", tier=Tier.GOOD, treated_as_local=True,
                agreement_id="hz-qz", benefit="停车9折")

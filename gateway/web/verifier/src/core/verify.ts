@@ -79,7 +79,7 @@ export function parseClaims(payload: Uint8Array): CreditCode {
   const c = parsePayload(payload);
   if (c.codeId.length !== 16) throw malformedCode("the code id must be 16 bytes");
   if (!isCity(c.city)) throw malformedCode(`${c.city} is not a GB/T 2260 division code`);
-  if (c.holder.length !== 16) throw malformedCode("the holder pseudonym must be 16 bytes");
+  if (c.holder.length !== 12) throw malformedCode("the holder pseudonym must be 12 bytes");
   if (!(c.tier >= 1 && c.tier <= 6)) throw malformedCode(`tier ${c.tier} is not on the alliance ladder`);
   if (c.expiresAt <= c.issuedAt || c.issuedAt <= 0n) throw malformedCode("expires_at must come after a positive issued_at");
   if (c.expiresAt > BigInt(MAX_TIME_S)) throw malformedCode("expires_at is after 9999-12-31T23:59:59Z");
