@@ -220,6 +220,7 @@ def test_the_city_chosen_gives_its_code_offers_and_reasons(tabs: TabFactory, all
 def test_an_assumed_threshold_is_labelled_in_either_language(tabs: TabFactory, alliance: Alliance,
                                                              clock: ShiftedClock, screenshots: Path) -> None:
     page = sign_in(holder_tab(tabs, alliance, clock, "quzhou"), "quzhou-3")
+    page.wait_for_selector("#h-offers[data-audience='330800']")  # the offers load after the QR shows
     assert page.locator("#h-assumed").is_visible()
     assert "假设" in page.inner_text("#h-assumed")
     assert re.search(r"信安分", page.inner_text("#h-band"))
