@@ -35,7 +35,6 @@ from citycredit.core._envelope import (
     decode_text,
     encode_code,
     encode_presentation,
-    presentation_chars,
     presentation_message,
 )
 from citycredit.core._issuance import (
@@ -264,7 +263,6 @@ __all__ = [
     "period_key",
     "pick_signing_key",
     "pick_status_index",
-    "presentation_chars",
     "presentation_message",
     "publish",
     "raw_key_verifier",

@@ -93,7 +93,7 @@ def test_a_band_too_long_for_a_presentation_is_shortened_in_the_code(band: str) 
         assert issued.band == "信安分·蓝码", "a trailing parenthetical goes first"
     else:  # one character (3 UTF-8 bytes, 4 or 5 Base45 characters) more would not fit
         assert len(presentation) > MAX_PRESENTATION_CHARS - 5, "shortened no more than it had to be"
-    # A bare code keeps its whole label: it fits version 9 with any band the claims allow (SPEC 3.1).
+    # Only device-bound codes are fitted: a bare code keeps its whole label.
     assert _ALLIANCES[Algorithm.P256].issue(330800, Tier.EXCELLENT, band=band, algorithm=Algorithm.P256).band == band
 
 
