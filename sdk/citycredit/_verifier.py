@@ -191,7 +191,10 @@ class Verifier:
 
     def verify(self, code: str | bytes, *, at: At = None, venue: str | None = None) -> VerifiedCode:
         """Verify one code or presentation; raises a `CodeError` (or `BundleStaleError`) saying why it is refused."""
-        return verify_code(self._snapshot, code, now_s=self.now_s(at), grace_s=self._config.grace_s,
+        return self._verify_at(code, self.now_s(at), venue)
+
+    def _verify_at(self, code: str | bytes, now_s: int, venue: str | None) -> VerifiedCode:
+        return verify_code(self._snapshot, code, now_s=now_s, grace_s=self._config.grace_s,
                            venue=self.venue if venue is None else venue, replay=self._replay,
                            window_s=self._config.window_s)
 
@@ -206,7 +209,7 @@ class Verifier:
         """
         now = self.now_s(at)
         try:
-            holder = self.verify(code, at=now, venue=venue)
+            holder = self._verify_at(code, now, venue)
         except CodeError as exc:
             return decision_for_error(exc, offer_id)
         return self._snapshot.catalogue.decide(holder=holder, offer_id=offer_id, now_s=now,

@@ -94,7 +94,39 @@ def _canonical(message: Message, raw: bytes, what: str) -> None:
                                  "a non-minimal varint, or trailing bytes)")
 
 
-def _envelope(raw: bytes) -> Envelope:
+# The bytes around the fixed-size fields of a canonical SignedCreditCode: field 2 (kid, 8 bytes) and
+# field 3 (signature, 64 bytes), each a tag and a one-byte length.
+_KID_TAG, _SIGNATURE_TAG = b"\x12\x08", b"\x1a\x40"
+_ENVELOPE_TAIL = 2 + KID_BYTES + 2 + SIGNATURE_BYTES
+
+
+def _length_prefixed_field_1(raw: bytes) -> tuple[int, int]:
+    """Where the bytes of field 1 end and start when `raw` opens with it as a canonical length-delimited field
+    of 1 to 16,383 bytes (tag 0x0A, a minimal one- or two-byte length), else (0, 0)."""
+    if len(raw) < 3 or raw[0] != 0x0A:
+        return 0, 0
+    length = raw[1]
+    if length < 0x80:
+        return (2 + length, 2) if length else (0, 0)
+    high = raw[2]
+    if not 0 < high < 0x80:  # a zero high byte would be a non-minimal varint; a third byte is beyond the limit
+        return 0, 0
+    return 3 + (length & 0x7F | high << 7), 3
+
+
+def _sliced_envelope(raw: bytes) -> Envelope | None:
+    """The envelope when `raw` has the one layout a canonical envelope has (payload, then the 8-byte kid,
+    then the 64-byte signature), read by slicing; else None. Bytes with that layout are the deterministic
+    encoding of the fields they hold, so whatever this reads, `_parsed_envelope` reads the same."""
+    end, start = _length_prefixed_field_1(raw)
+    if end and len(raw) == end + _ENVELOPE_TAIL and raw.startswith(_KID_TAG, end) \
+            and raw.startswith(_SIGNATURE_TAG, end + 10):
+        return Envelope(raw[start:end], raw[end + 2:end + 10], raw[end + 12:], raw)
+    return None
+
+
+def _parsed_envelope(raw: bytes) -> Envelope:
+    """The envelope through the protobuf parser, refused when it is not canonical or its fields are amiss."""
     envelope = code_pb2.SignedCreditCode()
     _canonical(envelope, raw, "envelope")
     payload, kid, signature = envelope.payload, envelope.kid, envelope.signature
@@ -105,6 +137,11 @@ def _envelope(raw: bytes) -> Envelope:
     if not payload:
         raise CodeMalformedError("the payload is empty")
     return Envelope(payload, kid, signature, raw)
+
+
+def _envelope(raw: bytes) -> Envelope:
+    # Every issued code has the sliced layout: the parser is for everything else (it costs twice as much).
+    return _sliced_envelope(raw) or _parsed_envelope(raw)
 
 
 def decode_text(text: str | bytes) -> Envelope | Presented:

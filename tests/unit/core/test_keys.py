@@ -10,6 +10,7 @@ from citycredit import Algorithm, SigningKey, Tier, VerifyingKey
 from citycredit.core import TufSigner, _keys, device_key, kid_for_spki, raw_key_verifier, tuf_key, tuf_key_spki
 from citycredit.errors import InvalidArgumentError, SignatureInvalidError
 from citycredit.testing import InMemoryAlliance
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tuf.api.metadata import Metadata, Root
@@ -243,3 +244,9 @@ def test_a_raw_device_key_verifies_its_signatures_only(algorithm: Algorithm) -> 
 ], ids=["p256-off-curve", "p256-bad-prefix", "ed25519-short", "sm2", "unknown"])
 def test_a_raw_key_that_is_not_one_gives_no_verifier(algorithm: int, raw: bytes) -> None:
     assert raw_key_verifier(algorithm, raw) is None
+
+
+@settings(max_examples=300)
+@given(_SCALARS, _SCALARS)
+def test_the_der_built_from_bytes_is_the_der_of_the_numbers(r: int, s: int) -> None:
+    assert _keys._raw_to_der(_raw(r, s)) == encode_dss_signature(r, s)
