@@ -97,7 +97,11 @@ def _canonical(message: Message, raw: bytes, what: str) -> None:
 # The bytes around the fixed-size fields of a canonical SignedCreditCode: field 2 (kid, 8 bytes) and
 # field 3 (signature, 64 bytes), each a tag and a one-byte length.
 _KID_TAG, _SIGNATURE_TAG = b"\x12\x08", b"\x1a\x40"
-_ENVELOPE_TAIL = 2 + KID_BYTES + 2 + SIGNATURE_BYTES
+# Where the kid, the signature's tag and the signature start after the payload, and where the envelope ends.
+_KID_AT = len(_KID_TAG)
+_SIGNATURE_TAG_AT = _KID_AT + KID_BYTES
+_SIGNATURE_AT = _SIGNATURE_TAG_AT + len(_SIGNATURE_TAG)
+_ENVELOPE_TAIL = _SIGNATURE_AT + SIGNATURE_BYTES
 
 
 def _length_prefixed_field_1(raw: bytes) -> tuple[int, int]:
@@ -120,8 +124,8 @@ def _sliced_envelope(raw: bytes) -> Envelope | None:
     encoding of the fields they hold, so whatever this reads, `_parsed_envelope` reads the same."""
     end, start = _length_prefixed_field_1(raw)
     if end and len(raw) == end + _ENVELOPE_TAIL and raw.startswith(_KID_TAG, end) \
-            and raw.startswith(_SIGNATURE_TAG, end + 10):
-        return Envelope(raw[start:end], raw[end + 2:end + 10], raw[end + 12:], raw)
+            and raw.startswith(_SIGNATURE_TAG, end + _SIGNATURE_TAG_AT):
+        return Envelope(raw[start:end], raw[end + _KID_AT:end + _SIGNATURE_TAG_AT], raw[end + _SIGNATURE_AT:], raw)
     return None
 
 
