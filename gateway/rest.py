@@ -43,6 +43,7 @@ from citycredit.gateway.credentials import Principal
 from citycredit.gateway.http import (
     PROTOBUF,
     Edge,
+    IJSONRoute,
     at_time,
     b64_files,
     bearer_token,
@@ -152,6 +153,7 @@ def build_app(replica: Replica) -> Edge:
                               "credit codes, and the signed uploads of its cities. Errors are RFC 9457 "
                               "problem+json with a stable `code`; the rules are in proto/SPEC.md.")
     install_error_handlers(app)
+    app.router.route_class = IJSONRoute  # before any route is declared
     app.state.replica = replica
     app.include_router(web.router)
     app.include_router(log_router(lambda: replica.db, _status_keys(replica), clock=replica.config.clock),
@@ -470,10 +472,7 @@ def _openapi(app: FastAPI, extra: Mapping[tuple[str, str], tuple[int, ...]]) -> 
 def _metadata(text: str, kind: type[Signed], what: str) -> bytes:
     """An uploaded role as bytes, once it is TUF metadata of `kind` (its signatures and versions are judged by the
     trust set; what does not even parse is refused here, before it reaches the publisher)."""
-    try:
-        data = text.encode()
-    except UnicodeEncodeError:  # JSON may spell a lone surrogate ("\ud800"), which no UTF-8 file holds
-        raise BundleMalformedError(f"{what}: not TUF metadata (it holds a lone surrogate)") from None
+    data = text.encode()  # no lone surrogate reaches here: bodies are I-JSON (`IJSONRoute`)
     try:
         signed = Metadata.from_bytes(data).signed
     except DeserializationError:

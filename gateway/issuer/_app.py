@@ -42,7 +42,15 @@ from typing import Annotated, Any, TypeVar
 from citycredit.core import iso
 from citycredit.errors import InvalidArgumentError
 from citycredit.gateway import web
-from citycredit.gateway.http import Edge, at_time, bearer_token, install_error_handlers, json_response, problems
+from citycredit.gateway.http import (
+    Edge,
+    IJSONRoute,
+    at_time,
+    bearer_token,
+    install_error_handlers,
+    json_response,
+    problems,
+)
 from citycredit.gateway.issuer._service import IssuerService
 from citycredit.gateway.limits import Limit, RateLimiter
 from fastapi import FastAPI, Header, Response
@@ -117,6 +125,7 @@ def build_issuer_app(service: IssuerService) -> Edge:
                   description="A city's issuer: its holders' device-bound codes and offers, and its office's keys, "
                               "offers, merchants and statuses, signed with the city's own keys.")
     install_error_handlers(app)
+    app.router.route_class = IJSONRoute  # before any route is declared
     app.state.web_site = "issuer"  # web.router serves the issuer's pages here: /holder and /office
     app.include_router(web.router)
     limit = Limit(config.rate_per_s, config.rate_burst)

@@ -411,7 +411,8 @@ def test_405_answers_carry_allow(shared: Shared, method: str, path: str, allowed
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'"code"', b"\xff\xfe", b"null",
-                                  b'{"code": 5, "offer_id": []}', b'{"code": "CC1:", "surprise": true}'])
+                                  b'{"code": 5, "offer_id": []}', b'{"code": "CC1:", "surprise": true}',
+                                  b'{"code": "CC1:\\ud800"}', b'{"codes": ["\\udfff"]}'])
 @pytest.mark.parametrize("path", ["/v1/codes:verify", "/v1/codes:batchVerify", "/v1/eligibility:check"])
 def test_malformed_bodies_are_400_problems(shared: Shared, path: str, body: bytes) -> None:
     assert_problem(shared.http.post(path, content=body, headers={"content-type": "application/json"}), 400,

@@ -152,6 +152,27 @@ def test_a_bad_unified_social_credit_code_is_refused(hangzhou: httpx.Client, han
             400, "CC_INVALID_ARGUMENT")
 
 
+# JSON may spell a lone surrogate, which is no Unicode text: refused as not JSON wherever it sits in a body.
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("POST", "/v1/office/merchants",
+     '{"merchant_id": "%s", "name": "\\ud800", "venues": []}' % (USCC_FIRST17 + uscc_check_character(USCC_FIRST17))),
+    ("POST", "/v1/codes", '{"holder_ref": "\\udfff", "local_record": {"score": 700}}'),
+    ("POST", "/v1/codes", '{"holder_ref": "h-1", "local_record": {"score": 700, "note": ["\\ud83d"]}}'),
+    ("PUT", "/v1/office/offers/x", '{"id": "x", "title_zh": "\\ud800"}'),
+    ("POST", "/v1/holder/session", '{"resident": "hangzhou-4", "password": "\\udfff"}'),
+], ids=["merchant-name", "holder-ref", "nested", "offer", "sign-in"])
+def test_a_body_with_a_lone_surrogate_is_not_json(hangzhou: httpx.Client, hangzhou_office: dict[str, str],
+                                                 method: str, path: str, body: str) -> None:
+    before = office_state(hangzhou, hangzhou_office)
+    answer = hangzhou.request(method, path, content=body.encode(),
+                              headers=hangzhou_office | {"content-type": "application/json"})
+    detail = problem(answer, 400, "CC_INVALID_ARGUMENT")["detail"]
+    assert detail.startswith("body: not JSON (") and "surrogate" in detail, detail
+    after = office_state(hangzhou, hangzhou_office)
+    assert (after["merchants"], after["offers"], after["role_version"]) == (
+        before["merchants"], before["offers"], before["role_version"])
+
+
 # --- offers ------------------------------------------------------------------------------------------------
 
 
