@@ -187,6 +187,8 @@ class IJSONRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        if self.body_field is None:  # FastAPI reads no body for it (the route reads its own, or takes none)
+            return handler
 
         async def strict(request: Request) -> Response:
             return await handler(_IJSONRequest(request.scope, request.receive))
