@@ -82,9 +82,21 @@ def _der_integer(value: bytes) -> bytes:
     return b"\x02" + len(value).to_bytes(1, "big") + value
 
 
+# The DER heads around r and s when neither starts with a zero byte, by whether each has its high bit set
+# (then a zero byte is prepended): the SEQUENCE tag and length with r's INTEGER tag and length, and s's.
+_DER_HEADS = tuple(tuple((bytes((0x30, 68 + r_pad + s_pad, 0x02, 32 + r_pad)) + b"\0" * r_pad,
+                          bytes((0x02, 32 + s_pad)) + b"\0" * s_pad) for s_pad in (0, 1)) for r_pad in (0, 1))
+
+
 def _raw_to_der(signature: bytes) -> bytes:
     """The DER SEQUENCE of r and s from 64 bytes r||s (built from the bytes: converting through Python
-    integers, as encode_dss_signature needs, costs twice as much on every P-256 code verified)."""
+    integers, as encode_dss_signature needs, costs twice as much on every P-256 code verified).
+
+    Nearly every signature has no zero byte leading r or s: its DER is four concatenations."""
+    r0, s0 = signature[0], signature[32]
+    if r0 and s0:
+        head_r, head_s = _DER_HEADS[r0 > 0x7F][s0 > 0x7F]
+        return head_r + signature[:32] + head_s + signature[32:]
     body = _der_integer(signature[:32]) + _der_integer(signature[32:])
     return b"\x30" + len(body).to_bytes(1, "big") + body
 

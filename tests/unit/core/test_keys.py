@@ -11,7 +11,7 @@ from citycredit.core import TufSigner, _keys, device_key, kid_for_spki, raw_key_
 from citycredit.errors import InvalidArgumentError, SignatureInvalidError
 from citycredit.testing import InMemoryAlliance
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from tuf.api.metadata import Metadata, Root
 
@@ -248,5 +248,10 @@ def test_a_raw_key_that_is_not_one_gives_no_verifier(algorithm: int, raw: bytes)
 
 @settings(max_examples=300)
 @given(_SCALARS, _SCALARS)
+@example(2**255, 2**255)  # both high bits set: each INTEGER takes a zero byte
+@example(2**255 - 1, 2**255)
+@example(2**255, 2**255 - 1)
+@example(2**255 - 1, 2**255 - 1)  # neither
+@example(2**247, 2**255)  # r starts with a zero byte: the bytes are trimmed
 def test_the_der_built_from_bytes_is_the_der_of_the_numbers(r: int, s: int) -> None:
     assert _keys._raw_to_der(_raw(r, s)) == encode_dss_signature(r, s)
