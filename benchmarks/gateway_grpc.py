@@ -9,19 +9,35 @@ for the whole batch) compare codes per second with raw Ed25519 verification of t
 signatures in this process; `gateway.grpc.stream_echo` reports the transport's own ceiling for
 that stream: the echo server answering every message of the same stream with the gateway's
 answer bytes, against the same raw verification.
+
+`gateway.grpc.{unary,stream}_server_cpu` say where the time goes: the CPU time the gateway's
+process spends per call (per streamed message) in the unary (stream) rounds above, against the
+echo server's in its own rounds of the same comparison, read from /proc; the note adds the
+client's CPU time per call and this run's raw verify, the least a server that verifies must add.
 """
 
 from __future__ import annotations
 
+import statistics
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.fixtures import Context, raw_verify_batch
 from benchmarks.gateway_common import GATEWAY_MISSING, LoadLoop, gateway_unavailable
-from benchmarks.harness import AT_LEAST, WALL_CLOCK, Figure, Paired, Spec, paired_rounds, throughput_figure
+from benchmarks.harness import (
+    AT_LEAST,
+    WALL_CLOCK,
+    Figure,
+    Paired,
+    Spec,
+    paired_rounds,
+    throughput_figure,
+    value_figure,
+)
 from benchmarks.loadgen import grpc_stream, grpc_unary
-from benchmarks.servers import server_process
+from benchmarks.servers import ServerProcess, server_process
 
 try:
     import grpc
@@ -37,7 +53,31 @@ FIGURES = (
     Spec("gateway.grpc.verify_batch", "codes/s", AT_LEAST(0.6)),
     Spec("gateway.grpc.verify_stream", "codes/s", AT_LEAST(0.6)),
     Spec("gateway.grpc.stream_echo", "messages/s"),
+    Spec("gateway.grpc.unary_server_cpu", "µs/request"),
+    Spec("gateway.grpc.stream_server_cpu", "µs/message"),
 )
+
+
+class _CpuMeter:
+    """The CPU seconds a server process and this (client) process spend in each call of a timed batch."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        self.server = server
+        self.server_s: list[float] = []
+        self.client_s: list[float] = []
+
+    def around(self, batch: Callable[[], object]) -> Callable[[], None]:
+        def call() -> None:
+            server, client = self.server.cpu_s(), time.process_time()
+            batch()
+            self.server_s.append(self.server.cpu_s() - server)
+            self.client_s.append(time.process_time() - client)
+        return call
+
+    def per_op_us(self, ops: int, rounds: int) -> tuple[float, float]:
+        """Median server and client µs per operation over the last `rounds` calls (the warm-up left out)."""
+        return (statistics.median(self.server_s[-rounds:]) / ops * 1e6,
+                statistics.median(self.client_s[-rounds:]) / ops * 1e6)
 
 
 def unavailable() -> str | None:
@@ -89,20 +129,39 @@ def run(ctx: Context) -> list[Figure]:
     def paired(candidate: Callable[[], object], baseline: Callable[[], object]) -> Paired:
         return paired_rounds(candidate, baseline, rounds=rounds, clock=WALL_CLOCK)
 
+    meters = {kind: (_CpuMeter(gateway.server), _CpuMeter(echo)) for kind in ("unary", "stream")}
+    unary_gw, unary_echo = meters["unary"]
+    unary_paired = paired(unary_gw.around(unary_batch(gw_stub)), unary_echo.around(unary_batch(echo_stub)))
+    batch_paired = paired(batch_calls, raw)
+    stream_gw, stream_echo = meters["stream"]
+    stream_paired = paired(stream_gw.around(stream_call(gw_stub)), raw)
+    echo_paired = paired(stream_echo.around(stream_call(echo_stub)), raw)
+    raw_us = statistics.median(batch_paired.baseline_s + stream_paired.baseline_s + echo_paired.baseline_s) / n * 1e6
+
+    def cpu_figure(kind: str, unit: str) -> Figure:
+        gw, echo_meter = meters[kind]
+        (gw_us, gw_client_us), (echo_us, echo_client_us) = gw.per_op_us(n, rounds), echo_meter.per_op_us(n, rounds)
+        return value_figure(f"gateway.grpc.{kind}_server_cpu", gw_us, unit, baseline=echo_us,
+                            baseline_name="echo server",
+                            note=f"CPU time of the server process per {unit.split('/')[1]} in the {kind} rounds; "
+                                 f"the client's {gw_client_us:.0f} µs (to the gateway) and {echo_client_us:.0f} µs "
+                                 f"(to the echo); raw Ed25519 verify {raw_us:.0f} µs per code in this run")
+
     note = f"{n} distinct codes, 11 demo cities, {CONCURRENCY} calls in flight"
     return [
-        throughput_figure("gateway.grpc.verify_unary",
-                          paired(unary_batch(gw_stub), unary_batch(echo_stub)),
+        throughput_figure("gateway.grpc.verify_unary", unary_paired,
                           ops=n, unit="requests/s", baseline_name="grpc.aio echo", target=FIGURES[0].target,
                           note=note + "; VerifyCode vs the same RPC answering the gateway's own response bytes"),
-        throughput_figure("gateway.grpc.verify_batch", paired(batch_calls, raw),
+        throughput_figure("gateway.grpc.verify_batch", batch_paired,
                           ops=n, unit="codes/s", baseline_name="raw Ed25519", target=FIGURES[1].target,
                           note=f"VerifyCodes, {BATCH} codes a call, 2 calls in flight"),
-        throughput_figure("gateway.grpc.verify_stream", paired(stream_call(gw_stub), raw),
+        throughput_figure("gateway.grpc.verify_stream", stream_paired,
                           ops=n, unit="codes/s", baseline_name="raw Ed25519", target=FIGURES[2].target,
                           note="VerifyCodeStream, one bidirectional stream for the batch"),
-        throughput_figure("gateway.grpc.stream_echo", paired(stream_call(echo_stub), raw),
+        throughput_figure("gateway.grpc.stream_echo", echo_paired,
                           ops=n, unit="messages/s", baseline_name="raw Ed25519",
                           note="the same stream to the grpc.aio echo (canned answers, no verification): "
                                "what the transport alone allows"),
+        cpu_figure("unary", "µs/request"),
+        cpu_figure("stream", "µs/message"),
     ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import select
 import signal
 import socket
@@ -32,6 +33,7 @@ __all__ = ["LOOPBACK", "ServerProcess", "server_process"]
 
 LOOPBACK = "127.0.0.1"
 _START_TIMEOUT_S = 120.0
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _UNLIMITED = {"rate_per_s": 1e9, "rate_burst": 1_000_000_000, "client_rate_per_s": 1e9,
               "client_rate_burst": 1_000_000_000}
 # GatewayConfig's own defaults, where the test helper shortens them.
@@ -52,6 +54,12 @@ class ServerProcess:
     @property
     def http_port(self) -> int:
         return int(self.info["http_port"])
+
+    def cpu_s(self) -> float:
+        """CPU seconds the server process has used so far, all its threads, user and system (Linux /proc;
+        a process of `WORKERS 1` is the whole server)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
 @contextlib.contextmanager
