@@ -104,7 +104,7 @@ def _ready(**ports: int) -> None:
 
 
 def _gateway(home: str, db_url: str | None, workers: int, run: Callable[[Coroutine[Any, Any, None]], None]) -> None:
-    from citycredit.gateway import running_gateway  # noqa: PLC0415 - optional: the gateway extra
+    from citycredit.gateway.server import serve  # noqa: PLC0415 - optional: the gateway extra
     from citycredit.gateway.supervisor import supervise  # noqa: PLC0415 - optional: the gateway extra
 
     from tests.support.alliance import gateway_config  # noqa: PLC0415 - optional: needs the source tree
@@ -114,12 +114,9 @@ def _gateway(home: str, db_url: str | None, workers: int, run: Callable[[Corouti
     if workers > 1:  # the supervisor stops its workers on SIGTERM, which is how `server_process` ends a server
         raise SystemExit(supervise(config, ready=lambda http, grpc: _ready(grpc_port=grpc, http_port=http)))
 
-    async def one() -> None:
-        async with running_gateway(config) as gateway:
-            _ready(grpc_port=gateway.grpc_port, http_port=gateway.http_port)
-            await _until_told_to_stop()
-
-    run(one())
+    # As `citycredit up --workers 1` serves: until SIGTERM, or until stdin turns readable (the parent is gone).
+    run(serve(config, ready=lambda gateway: _ready(grpc_port=gateway.grpc_port, http_port=gateway.http_port),
+              stop_when_readable=sys.stdin.fileno()))
 
 
 async def _echo_grpc(response_file: str) -> None:
