@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,9 @@ from tests.support.alliance import passphrase
 __all__ = ["GatewayProcess", "refused_start"]
 
 _READY_TIMEOUT_S = 120.0
+# `python -c _CAPPED -m citycredit …`: cap the file descriptors (soft and hard), then exec the rest.
+_CAPPED = ("import os, resource, sys; resource.setrlimit(resource.RLIMIT_NOFILE, ({n}, {n})); "
+           "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
 
 
 @dataclass
@@ -34,16 +35,16 @@ class GatewayProcess:
               **env: str) -> GatewayProcess:
         """`citycredit gateway serve --home D/gateway ARGS` with the gateway's passphrase in its environment;
         `open_files` caps its file descriptors (soft and hard)."""
-        limit: Callable[[], None] | None = None
+        command = [sys.executable, "-m", "citycredit", "gateway", "serve", "--home", str(home / "gateway"),
+                   "--host", "127.0.0.1", *args]
         if open_files is not None:
-            def limit() -> None:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+            # The child caps itself, then becomes the gateway: a `preexec_fn` would run Python between fork
+            # and exec in this process, whose gRPC threads (of other tests) make that unsafe.
+            command[1:1] = ["-c", _CAPPED.format(n=open_files)]
         environment = {**os.environ, "CITYCREDIT_KEYSTORE_PASSPHRASE": passphrase(home, "gateway/keys"),
                        "PYTHONUNBUFFERED": "1", "CITYCREDIT_SHUTDOWN_GRACE_S": "2", **env}
-        process = subprocess.Popen([sys.executable, "-m", "citycredit", "gateway", "serve", "--home",
-                                    str(home / "gateway"), "--host", "127.0.0.1", *args],
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   text=True, env=environment, preexec_fn=limit)
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True, env=environment)
         gateway = cls(process)
         ready = threading.Event()
 
