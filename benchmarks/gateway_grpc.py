@@ -129,21 +129,18 @@ def run(ctx: Context) -> list[Figure]:
     def paired(candidate: Callable[[], object], baseline: Callable[[], object]) -> Paired:
         return paired_rounds(candidate, baseline, rounds=rounds, clock=WALL_CLOCK)
 
-    meters = {kind: (_CpuMeter(gateway.server), _CpuMeter(echo)) for kind in ("unary", "stream")}
-    unary_gw, unary_echo = meters["unary"]
+    unary_gw, unary_echo, stream_gw, stream_echo = (_CpuMeter(server) for server in (gateway.server, echo) * 2)
     unary_paired = paired(unary_gw.around(unary_batch(gw_stub)), unary_echo.around(unary_batch(echo_stub)))
     batch_paired = paired(batch_calls, raw)
-    stream_gw, stream_echo = meters["stream"]
     stream_paired = paired(stream_gw.around(stream_call(gw_stub)), raw)
     echo_paired = paired(stream_echo.around(stream_call(echo_stub)), raw)
     raw_us = statistics.median(batch_paired.baseline_s + stream_paired.baseline_s + echo_paired.baseline_s) / n * 1e6
 
-    def cpu_figure(kind: str, unit: str) -> Figure:
-        gw, echo_meter = meters[kind]
+    def cpu_figure(kind: str, per: str, gw: _CpuMeter, echo_meter: _CpuMeter) -> Figure:
         (gw_us, gw_client_us), (echo_us, echo_client_us) = gw.per_op_us(n, rounds), echo_meter.per_op_us(n, rounds)
-        return value_figure(f"gateway.grpc.{kind}_server_cpu", gw_us, unit, baseline=echo_us,
+        return value_figure(f"gateway.grpc.{kind}_server_cpu", gw_us, f"µs/{per}", baseline=echo_us,
                             baseline_name="echo server",
-                            note=f"CPU time of the server process per {unit.split('/')[1]} in the {kind} rounds; "
+                            note=f"CPU time of the server process per {per} in the {kind} rounds; "
                                  f"the client's {gw_client_us:.0f} µs (to the gateway) and {echo_client_us:.0f} µs "
                                  f"(to the echo); raw Ed25519 verify {raw_us:.0f} µs per code in this run")
 
@@ -162,6 +159,6 @@ def run(ctx: Context) -> list[Figure]:
                           ops=n, unit="messages/s", baseline_name="raw Ed25519",
                           note="the same stream to the grpc.aio echo (canned answers, no verification): "
                                "what the transport alone allows"),
-        cpu_figure("unary", "µs/request"),
-        cpu_figure("stream", "µs/message"),
+        cpu_figure("unary", "request", unary_gw, unary_echo),
+        cpu_figure("stream", "message", stream_gw, stream_echo),
     ]
