@@ -12,7 +12,9 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import gc
 import logging
+import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, MutableMapping
@@ -52,6 +54,7 @@ __all__ = [
     "problem",
     "problems",
     "protobuf_body",
+    "served_in_process",
     "served_in_thread",
 ]
 
@@ -60,6 +63,7 @@ PROBLEM_JSON = "application/problem+json"
 PROTOBUF = "application/x-protobuf"
 MAX_TOKEN_CHARS = 200
 Body = TypeVar("Body", bound=BaseModel)
+_S = TypeVar("_S")
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -363,6 +367,33 @@ def _replayer(body: bytes, pending: list[Message], upstream: Receive | None = No
         return {"type": "http.disconnect"}
 
     return receive
+
+
+async def served_in_process(running: contextlib.AbstractAsyncContextManager[_S], *,
+                            ready: Callable[[_S], None] | None = None, stop_when_readable: int | None = None) -> None:
+    """Serve what `running` starts (a gateway replica, a city's issuer) as this process's one job: until SIGTERM
+    or SIGINT, or until `stop_when_readable` turns readable (a supervisor gone), then leave it gracefully.
+    `ready` is called once it serves."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if stop_when_readable is not None:
+        loop.add_reader(stop_when_readable, stop.set)
+    try:
+        async with running as server:
+            # The process is the server's: what start-up made (modules, the apps, trust, keys) lives as long as
+            # it does, so it leaves the collector's full sweeps, which would scan all of it again each time and
+            # hold up every request meanwhile (a server in a thread leaves its host's heap alone).
+            gc.freeze()
+            if ready is not None:
+                ready(server)
+            await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        if stop_when_readable is not None:
+            loop.remove_reader(stop_when_readable)
 
 
 @contextlib.contextmanager

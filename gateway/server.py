@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import resource
-import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
@@ -25,7 +23,7 @@ from citycredit.errors import UnavailableError
 from citycredit.gateway.config import GatewayConfig
 from citycredit.gateway.connections import guarded_protocol
 from citycredit.gateway.grpc_service import add_services
-from citycredit.gateway.http import served_in_thread
+from citycredit.gateway.http import served_in_process, served_in_thread
 from citycredit.gateway.logs import LoopErrors
 from citycredit.gateway.replica import Replica
 from citycredit.gateway.rest import build_app
@@ -248,23 +246,5 @@ async def serve(config: GatewayConfig, *, worker: int = 0, ready: Callable[[Gate
     A worker of a supervisor passes its number, `ready` (called once it serves) and the file descriptor
     that turns readable when the supervisor is gone, so that it then shuts down too.
     """
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    if stop_when_readable is not None:
-        loop.add_reader(stop_when_readable, stop.set)
-    try:
-        async with running_gateway(config, worker=worker) as gateway:
-            # The process is the gateway's: what start-up made (modules, the apps, the trust set) lives as long
-            # as it does, so it leaves the collector's full sweeps, which would scan all of it again each time
-            # and hold up every request meanwhile (an in-process gateway leaves its host's heap alone).
-            gc.freeze()
-            if ready is not None:
-                ready(gateway)
-            await stop.wait()
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-        if stop_when_readable is not None:
-            loop.remove_reader(stop_when_readable)
+    await served_in_process(running_gateway(config, worker=worker), ready=ready,
+                            stop_when_readable=stop_when_readable)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from urllib.parse import urlsplit
@@ -13,7 +12,7 @@ from urllib.parse import urlsplit
 import uvicorn
 from citycredit.errors import UnavailableError
 from citycredit.gateway.connections import guarded_protocol
-from citycredit.gateway.http import served_in_thread
+from citycredit.gateway.http import served_in_process, served_in_thread
 from citycredit.gateway.issuer._app import build_issuer_app
 from citycredit.gateway.issuer._config import IssuerConfig
 from citycredit.gateway.issuer._service import IssuerService
@@ -108,18 +107,10 @@ async def running_issuer(config: IssuerConfig) -> AsyncIterator[RunningIssuer]:
         await issuer.stop()
 
 
-async def serve_issuer(config: IssuerConfig) -> None:
-    """Run until SIGTERM or SIGINT, then stop gracefully (what `citycredit issuer serve` does)."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        async with running_issuer(config):
-            await stop.wait()
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+async def serve_issuer(config: IssuerConfig, *, ready: Callable[[RunningIssuer], None] | None = None) -> None:
+    """Run until SIGTERM or SIGINT, then stop gracefully (what `citycredit issuer serve` does); `ready` is called
+    once it serves."""
+    await served_in_process(running_issuer(config), ready=ready)
 
 
 @contextlib.contextmanager

@@ -1,6 +1,7 @@
 """The gateway as a process (issue 14): it refuses to start on ports another gateway holds, and its stderr is
 JSON lines only, even when the server library fails underneath it (file descriptors run out, garbage on
-both ports)."""
+both ports). Served as a process, the gateway and a city's issuer keep their start-up heap out of the
+collector's sweeps."""
 
 from __future__ import annotations
 
@@ -100,22 +101,29 @@ def test_the_log_is_json_lines_even_when_file_descriptors_run_out(tmp_path: Path
 _SERVE_AND_REPORT_THE_FROZEN_HEAP = """
 import asyncio, gc, os, signal, sys
 from pathlib import Path
+from citycredit.gateway.issuer import serve_issuer
 from citycredit.gateway.server import serve
-from tests.support.alliance import gateway_config
+from tests.support.alliance import gateway_config, issuer_config
 
-def ready(_gateway):
+def ready(_server):
     print(gc.get_freeze_count(), len(gc.get_objects()), flush=True)
     os.kill(os.getpid(), signal.SIGTERM)
 
-asyncio.run(serve(gateway_config(Path(sys.argv[1])), ready=ready))
+home, server = Path(sys.argv[1]), sys.argv[2]
+if server == "gateway":
+    asyncio.run(serve(gateway_config(home), ready=ready))
+else:
+    asyncio.run(serve_issuer(issuer_config(home, server, None), ready=ready))
 """
 
 
-def test_a_served_gateway_keeps_its_start_up_heap_out_of_the_collectors_sweeps(tmp_path: Path) -> None:
-    # What `citycredit up` and each of its workers run: once serving, every object start-up made (about
-    # 150,000 for the demo) is frozen, so a full collection scans only what requests made since.
+@pytest.mark.parametrize("server", ["gateway", "hangzhou"])
+def test_a_served_process_keeps_its_start_up_heap_out_of_the_collectors_sweeps(tmp_path: Path, server: str) -> None:
+    # What `citycredit up`, each of its workers and `citycredit issuer serve` run: once serving, every object
+    # start-up made (about 150,000, for the demo's gateway as for an issuer) is frozen, so a full collection
+    # scans only what requests made since.
     home = demo_copy(tmp_path)
-    done = subprocess.run([sys.executable, "-c", _SERVE_AND_REPORT_THE_FROZEN_HEAP, str(home)], cwd=_ROOT,
+    done = subprocess.run([sys.executable, "-c", _SERVE_AND_REPORT_THE_FROZEN_HEAP, str(home), server], cwd=_ROOT,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     frozen, tracked = (int(n) for n in done.stdout.split())
