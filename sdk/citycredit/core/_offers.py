@@ -152,7 +152,7 @@ class Benefit:
         if self.kind is BenefitKind.DISCOUNT:
             check(is_int(self.discount_percent, 1, 101), "a discount is 1 to 100 percent")
         else:
-            check(self.discount_percent == 0, "only a discount has discount_percent")
+            check(is_int(self.discount_percent, 0, 1), "only a discount has discount_percent")
         check(is_int(self.amount_fen, 0, _UINT64), "amount_fen must be a non-negative integer")
         check(is_int(self.count, 0, _UINT32), "count must be a non-negative integer")
         if self.kind is BenefitKind.FREE_USES:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from citycredit._gen.citycredit.v1 import offer_pb2
@@ -394,6 +397,34 @@ def test_from_dict_and_from_proto_refuse_bad_input() -> None:
     msg.category = 0  # type: ignore[assignment]
     with pytest.raises(InvalidArgumentError, match="Category"):
         from_proto(Offer, msg)
+
+
+def _integer_leaves(data: object, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _integer_leaves(value, (*path, key))
+    elif isinstance(data, int) and not isinstance(data, bool):
+        yield path
+
+
+def _with_leaf(data: dict[str, Any], path: tuple[str, ...], value: object) -> dict[str, Any]:
+    head, *rest = path
+    return {**data, head: _with_leaf(data[head], tuple(rest), value) if rest else value}
+
+
+@pytest.mark.parametrize("kind", [Offer, Agreement])
+def test_a_number_that_is_not_an_integer_is_refused_wherever_an_integer_goes(kind: type[Offer | Agreement]) -> None:
+    # JSON has one kind of number: 0.0, -0.0 and 1.0 equal integers, and 0.0 == 0 let a float through the check
+    # that only a discount has discount_percent, which then broke every later signing of the city's part.
+    for item in OFFERS if kind is Offer else AGREEMENTS:
+        data = to_json(item)
+        leaves = list(_integer_leaves(data))
+        assert leaves
+        for path in leaves:
+            value = functools.reduce(lambda d, k: d[k], path, data)
+            for bad in (float(value), -float(value), True, False):
+                with pytest.raises(InvalidArgumentError):
+                    from_json(kind, _with_leaf(data, path, bad))
 
 
 def test_decision_forms() -> None:
