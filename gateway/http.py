@@ -130,7 +130,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.error("unhandled error", exc_info=exc, extra={"fields": {"path": request.url.path}})
-        return problem(CityCreditError("the gateway failed to handle this request"), request.url.path)
+        return problem(CityCreditError("the server failed to handle this request"), request.url.path)
 
     app.add_exception_handler(CityCreditError, catalogue)
     app.add_exception_handler(RequestValidationError, validation)

@@ -207,6 +207,15 @@ def test_bad_offers_are_refused_with_a_reason(hangzhou: httpx.Client, hangzhou_o
                           json=NEW_OFFER | {"benefit": {"kind": "discount", "discount_percent": 0, "text_zh": "折"}}),
             400, "CC_INVALID_ARGUMENT")
     problem(hangzhou.delete("/v1/office/offers/no-such-offer", headers=hangzhou_office), 404, "CC_NOT_FOUND")
+    # A float where an integer goes is refused before anything is kept: the office's next change still signs.
+    waiver = NEW_OFFER | {"id": "hangzhou-float-zero", "quota": None,
+                          "benefit": {"kind": "waiver", "discount_percent": -0.0, "text_zh": "免押金"}}
+    problem(hangzhou.put("/v1/office/offers/hangzhou-float-zero", headers=hangzhou_office, json=waiver),
+            400, "CC_INVALID_ARGUMENT")
+    assert "hangzhou-float-zero" not in {o["id"] for o in office_state(hangzhou, hangzhou_office)["offers"]}
+    fine = waiver | {"benefit": {"kind": "waiver", "discount_percent": 0, "text_zh": "免押金"}}
+    assert hangzhou.put("/v1/office/offers/hangzhou-float-zero", headers=hangzhou_office, json=fine).status_code == 200
+    assert hangzhou.delete("/v1/office/offers/hangzhou-float-zero", headers=hangzhou_office).status_code == 200
 
 
 # --- statuses ------------------------------------------------------------------------------------------
