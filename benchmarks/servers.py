@@ -22,7 +22,6 @@ import json
 import os
 import select
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Coroutine, Iterator
@@ -166,18 +165,18 @@ def canned_asgi(body: bytes) -> Any:
 
 async def _echo_rest(body_file: str) -> None:
     import uvicorn  # noqa: PLC0415 - optional: the gateway extra
-    from citycredit.gateway.connections import guarded_protocol  # noqa: PLC0415 - optional: the gateway extra
+    from citycredit.gateway.connections import (  # noqa: PLC0415 - optional: the gateway extra
+        guarded_protocol,
+        listening_socket,
+    )
 
     class Server(uvicorn.Server):  # as the gateway does: this process handles its own signals
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             yield
 
-    # Bound as gateway/server.py binds (IPPROTO_TCP, so that asyncio sets TCP_NODELAY), same protocol and settings.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind((LOOPBACK, 0))
-    sock.listen(4096)
-    sock.setblocking(False)
+    # The gateway's listening socket, protocol and settings.
+    sock = listening_socket(LOOPBACK, 0, backlog=4096)
     protocol = guarded_protocol(max_connections=2048, request_timeout_s=15.0)
     server = Server(uvicorn.Config(canned_asgi(Path(body_file).read_bytes()), http=protocol, log_config=None,
                                    access_log=False, lifespan="off", timeout_graceful_shutdown=2,

@@ -11,12 +11,17 @@ ones included. So the gateway runs uvicorn's own protocol (httptools, or h11) wi
   and when none is idle the new one is refused. A connection that never sent a request goes
   before one kept alive after an answer: an attacker holding (and re-opening) thousands of
   silent sockets evicts its own, and honest keep-alive clients keep being served.
+
+The servers' listening sockets (`listening_socket`) allow address reuse, so that a server restarted
+on its port binds it while the last run's closed connections linger (TIME_WAIT, or FIN-WAIT-2 until
+a client that kept its connection alive notices); a socket listening there still refuses it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import socket
 from typing import Any, ClassVar
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -29,7 +34,7 @@ except ImportError:  # httptools not installed: h11 only
 else:
     _HTTPTOOLS = True
 
-__all__ = ["guarded_protocol"]
+__all__ = ["bind_probe", "guarded_protocol", "listening_socket"]
 
 
 class _Guard:
@@ -127,3 +132,38 @@ def guarded_protocol(*, max_connections: int, request_timeout_s: float) -> type[
     return type("GuardedHttpProtocol", (base,), {
         "max_connections": max_connections, "request_timeout_s": request_timeout_s,
         "fresh": collections.OrderedDict(), "idle": collections.OrderedDict()})
+
+
+def _bound(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only for that protocol, and
+    # without it every response waits for a delayed ACK (about 40 ms) between headers and body.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def bind_probe(host: str, port: int) -> int:
+    """Bind `port` (a free one for 0) as a lone listener would, and let it go: the port bound.
+
+    Raises OSError while a socket listens there, or holds it without allowing its reuse (whatever else
+    its options: several processes sharing it with SO_REUSEPORT included); connections that an earlier
+    server on the port closed do not count.
+    """
+    with _bound(host, port) as sock:
+        return int(sock.getsockname()[1])
+
+
+def listening_socket(host: str, port: int, *, backlog: int, reuse_port: bool = False) -> socket.socket:
+    """A non-blocking TCP socket listening on `port` (raises OSError when it cannot be bound)."""
+    sock = _bound(host, port, reuse_port=reuse_port)
+    sock.listen(backlog)
+    sock.setblocking(False)
+    return sock
+

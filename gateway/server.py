@@ -12,7 +12,6 @@ import contextlib
 import logging
 import os
 import resource
-import socket
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,7 @@ import grpc
 import uvicorn
 from citycredit.errors import UnavailableError
 from citycredit.gateway.config import GatewayConfig
-from citycredit.gateway.connections import guarded_protocol
+from citycredit.gateway.connections import bind_probe, guarded_protocol, listening_socket
 from citycredit.gateway.grpc_service import add_services
 from citycredit.gateway.http import served_in_process, served_in_thread
 from citycredit.gateway.logs import LoopErrors
@@ -112,21 +111,12 @@ class Gateway:
                                    "(another gateway?) or not available")
         await self._grpc.start()
 
-        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only for that protocol, and
-        # without it every response waits for a delayed ACK (about 40 ms) between headers and body.
-        sock = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET, socket.SOCK_STREAM,
-                             socket.IPPROTO_TCP)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
-            sock.bind((config.host, config.http_port))
+            sock = listening_socket(config.host, config.http_port, backlog=4096, reuse_port=config.reuse_port)
         except OSError as exc:
-            sock.close()
             await self._grpc.stop(None)
             raise UnavailableError(f"cannot listen for HTTP on {config.host}:{config.http_port}: {exc.strerror} "
                                    "(another gateway?)") from None
-        sock.listen(4096)
-        sock.setblocking(False)
         self.http_port = sock.getsockname()[1]
         protocol = guarded_protocol(max_connections=config.max_connections, request_timeout_s=config.idle_timeout_s)
         uv_config = uvicorn.Config(build_app(replica), http=protocol, log_config=None, access_log=False,
@@ -188,17 +178,14 @@ class Gateway:
 
 
 def _refuse_if_taken(host: str, port: int, what: str) -> None:
-    """Raise UnavailableError when `port` cannot be bound by itself (another process, whatever its options)."""
+    """Raise UnavailableError when something else holds `port` (`bind_probe`)."""
     if port == 0:
         return
-    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
-        probe.bind((host, port))
+        bind_probe(host, port)
     except OSError as exc:
         raise UnavailableError(f"cannot listen for {what} on {host}:{port}: {exc.strerror} (another gateway?)") \
             from None
-    finally:
-        probe.close()
 
 
 def _more_file_descriptors() -> None:

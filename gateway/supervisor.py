@@ -38,6 +38,7 @@ from typing import Any
 
 from citycredit.errors import UnavailableError
 from citycredit.gateway.config import GatewayConfig
+from citycredit.gateway.connections import bind_probe
 from citycredit.gateway.logs import configure_logging
 from citycredit.gateway.metrics import MULTIPROC_ENV, Metrics
 from citycredit.gateway.replica import Replica
@@ -87,18 +88,14 @@ def supervise(config: GatewayConfig, *, ready: Callable[[int, int], None] | None
 def _reserved(host: str, port: int) -> Iterator[int]:
     """Hold `port` (a free one for 0) bound with SO_REUSEPORT, not listening: the workers listen on it.
 
-    The port is first bound without SO_REUSEPORT, which fails while any other socket holds it
-    (another gateway's workers, whatever their options): this gateway never joins another.
+    The port is first bound without SO_REUSEPORT (`bind_probe`), which fails while another socket listens
+    there or holds it (another gateway's workers, whatever their options): this gateway never joins another.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    probe = socket.socket(family, socket.SOCK_STREAM)
     try:
-        probe.bind((host, port))
-        port = int(probe.getsockname()[1])
+        port = bind_probe(host, port)
     except OSError as exc:
         raise UnavailableError(f"cannot listen on {host}:{port}: {exc.strerror} (another gateway?)") from None
-    finally:
-        probe.close()
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from urllib.parse import urlsplit
 
 import uvicorn
 from citycredit.errors import UnavailableError
-from citycredit.gateway.connections import guarded_protocol
+from citycredit.gateway.connections import guarded_protocol, listening_socket
 from citycredit.gateway.http import served_in_process, served_in_thread
 from citycredit.gateway.issuer._app import build_issuer_app
 from citycredit.gateway.issuer._config import IssuerConfig
@@ -50,15 +49,10 @@ class RunningIssuer:
         port = self.config.http_port
         if port is None:
             port = urlsplit(service.office.issuer_url).port or 0
-        sock = socket.socket(socket.AF_INET6 if ":" in self.config.host else socket.AF_INET, socket.SOCK_STREAM,
-                             socket.IPPROTO_TCP)
         try:
-            sock.bind((self.config.host, port))
+            sock = listening_socket(self.config.host, port, backlog=1024)
         except OSError as exc:
-            sock.close()
             raise UnavailableError(f"cannot listen on {self.config.host}:{port}: {exc.strerror}") from None
-        sock.listen(1024)
-        sock.setblocking(False)
         self.port = sock.getsockname()[1]
         protocol = guarded_protocol(max_connections=1024, request_timeout_s=15.0)
         self._server = _Uvicorn(uvicorn.Config(build_issuer_app(service), http=protocol, log_config=None,

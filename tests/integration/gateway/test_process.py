@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
 
@@ -55,6 +56,33 @@ def test_a_gateway_refuses_the_ports_another_gateway_holds(tmp_path: Path) -> No
             with httpx.Client(timeout=30) as client:  # a new connection each time
                 assert client.get(f"{first.gateway.http_url}/healthz").status_code == 200
         assert _healthz_count(first.gateway.replica.metrics.render()) == before + 8
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_gateway_restarted_while_clients_hold_connections_takes_its_ports_again(tmp_path: Path,
+                                                                                   workers: str) -> None:
+    # A till keeps its connection alive; when the gateway stops, the connection lingers closed on the
+    # gateway's side (FIN-WAIT-2, then TIME_WAIT), and the next gateway must still bind the same ports.
+    home = demo_copy(tmp_path)
+    ports = ("--http-port", str(_free_port()), "--grpc-port", str(_free_port()), "--workers", workers)
+    first = GatewayProcess.start(home, *ports)
+    with httpx.Client(timeout=30) as till:
+        assert till.get(f"{first.http_url}/healthz").status_code == 200
+        with grpc.insecure_channel(first.grpc_target) as channel:
+            grpc.channel_ready_future(channel).result(timeout=30)
+            assert first.stop() == 0
+            second = GatewayProcess.start(home, *ports)
+            try:
+                assert till.get(f"{second.http_url}/healthz").status_code == 200
+            finally:
+                assert second.stop() == 0
+    _assert_json_lines(second.lines)
 
 
 def _healthz_count(metrics: bytes) -> float:
