@@ -4,8 +4,10 @@ Holders sign in through the city's identity hook, register one device key, obtai
 device-bound codes for the city they are in and see the offers open to them there. The
 office (its gateway token is its credential here too) manages keys, offers, merchants,
 agreements and statuses. Every change the alliance must see is signed here with the
-city's keys (`CityOffice`) and uploaded to the gateway, which can check but not forge it;
-an upload that fails stays in the office's outbox and is retried every round.
+city's keys (`CityOffice`) and uploaded to the gateway, which can check but not forge it.
+The office is told when an upload fails; the city's role and status list stay in its outbox
+and each round sends what the gateway may have missed, until it takes them. A merchant
+grant that did not upload is the office's to send again (onboarding or revoking again).
 
 Eligibility for the holder page comes from the same core as a merchant's check, over the
 trust set this issuer follows (the gateway's, through the SDK's `Verifier.from_gateway`).
@@ -146,7 +148,9 @@ class IssuerService:
         self.uploader = Uploader(config.gateway, token=self._office_token, http=self._http) if config.gateway else None
         self._verifier: Verifier | None = None
         self.witness: Witness | None = None
-        self._pending: dict[str, bool] = {"role": False, "status": False}
+        # What the gateway may not have yet: the first round sends both (an earlier run may have signed what it
+        # could not upload), a failed upload leaves its flag set for the next round.
+        self._pending: dict[str, bool] = {"role": True, "status": True}
         self.inbox = Inbox(folder / "inbox")
 
     @staticmethod
@@ -234,16 +238,21 @@ class IssuerService:
             self.witness.run_once(self.config.now_s())
 
     def _publish_role(self) -> int:
-        """Sign the city's role over its current parts and upload it now (raising when the gateway refuses)."""
-        now = self.config.now_s()
-        role, files, _ = self.office.signed_role(now_s=now)
-        if self.uploader is not None:
-            self.uploader.city_parts(self.city, role, files)
+        """Sign the city's role over its current parts and upload it now, raising when that fails (the rounds
+        then retry it)."""
+        role, files, _ = self.office.signed_role(now_s=self.config.now_s())
+        if (uploader := self.uploader) is not None:
+            self._upload_now("role", lambda: uploader.city_parts(self.city, role, files))
         return self.office.role_version()
 
     def _publish_status(self, update: bytes | None) -> None:
-        if update is not None and self.uploader is not None:
-            self.uploader.status_list(self.city, update)
+        if update is not None and (uploader := self.uploader) is not None:
+            self._upload_now("status", lambda: uploader.status_list(self.city, update))
+
+    def _upload_now(self, what: str, send: Callable[[], object]) -> None:
+        self._pending[what] = True
+        send()
+        self._pending[what] = False
 
     # --- holders ------------------------------------------------------------------------------------
 

@@ -3,8 +3,10 @@ keys and uploaded, so each test checks what the gateway serves afterwards, not o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,9 +17,11 @@ import httpx
 import pytest
 from citycredit import GatewayClient
 from citycredit.core import uscc_check_character
+from citycredit.gateway import gateway_in_thread
+from citycredit.gateway.issuer import issuer_in_thread
 
 from tests.integration.issuer.support import ShiftedClock, bearer, poll, problem, sign_in
-from tests.support.alliance import HANGZHOU, demo_copy, running_alliance
+from tests.support.alliance import HANGZHOU, demo_copy, gateway_config, issuer_config, running_alliance, tokens
 
 pytestmark = pytest.mark.slow
 
@@ -278,6 +282,45 @@ def test_figures_count_the_citys_redemptions_and_suppress_small_counts(
     problem(hangzhou.get("/v1/office/figures", headers=hangzhou_office,
                          params={"since": "2026-01-01T00:00:00Z", "until": "2020-01-01T00:00:00Z"}),
             400, "CC_INVALID_ARGUMENT")
+
+
+# --- the gateway away --------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("restarted", [False, True], ids=["same-issuer", "issuer-restarted"])
+def test_changes_made_while_the_gateway_is_away_reach_it_once_it_is_back(tmp_path: Path, restarted: bool) -> None:
+    # An office keeps working while the gateway is down: each change is kept and signed, the office is told the
+    # upload failed, and the issuer's rounds upload what the gateway missed once it answers again, also when the
+    # issuer itself was restarted meanwhile.
+    home = demo_copy(tmp_path)
+    office = bearer(tokens(home)["cities"][f"{HANGZHOU:06d}"]["city_office"]["token"])
+    port = _free_port()
+    with contextlib.ExitStack() as away, contextlib.ExitStack() as issuers:
+        gateway = away.enter_context(gateway_in_thread(gateway_config(home, http_port=port)))
+        config = issuer_config(home, "hangzhou", gateway.http_url)
+        issuer = issuers.enter_context(issuer_in_thread(config))
+        hangzhou = issuers.enter_context(httpx.Client(base_url=issuer.url, timeout=30))
+        code = issue(hangzhou, office, "away-holder", 650)
+        away.close()  # the gateway stops
+        problem(hangzhou.put(f"/v1/office/offers/{NEW_OFFER['id']}", headers=office, json=NEW_OFFER),
+                503, "CC_UNAVAILABLE")
+        assert NEW_OFFER["id"] in {o["id"] for o in office_state(hangzhou, office)["offers"]}
+        problem(hangzhou.post("/v1/office/status", headers=office, json={"code": code, "status": "revoked"}),
+                503, "CC_UNAVAILABLE")
+        if restarted:
+            issuers.close()
+        back = away.enter_context(gateway_in_thread(gateway_config(home, http_port=port)))
+        if restarted:
+            issuers.enter_context(issuer_in_thread(config))
+        client = away.enter_context(httpx.Client(base_url=back.http_url, timeout=30))
+        poll(lambda: NEW_OFFER["id"] in gateway_offers(client), what="the offer made while away served")
+        poll(lambda: verdict(client, code) == "CC_REVOKED", what="the revocation made while away served")
 
 
 # --- agreements and proposals (an alliance of their own: they change who may visit whom) -------------------
