@@ -6,8 +6,9 @@ office (its gateway token is its credential here too) manages keys, offers, merc
 agreements and statuses. Every change the alliance must see is signed here with the
 city's keys (`CityOffice`) and uploaded to the gateway, which can check but not forge it.
 The office is told when an upload fails; the city's role and status list stay in its outbox
-and each round sends what the gateway may have missed, until it takes them. A merchant
-grant that did not upload is the office's to send again (onboarding or revoking again).
+and each round sends what the gateway may have missed, until it takes them. A merchant's
+grant goes to the gateway before the office keeps it: an onboarding or a revocation the
+gateway did not take leaves the office's merchants as they were, to be done again.
 
 Eligibility for the holder page comes from the same core as a merchant's check, over the
 trust set this issuer follows (the gateway's, through the SDK's `Verifier.from_gateway`).
@@ -471,18 +472,19 @@ class IssuerService:
             raise InvalidArgumentError(_uscc_problem(merchant_id))
         token = "ccm_" + secrets.token_urlsafe(32)
         with self._lock:
-            credential, grant = self.office.grant_merchant(merchant_id=merchant_id, name=name.strip(),
-                                                           venues=venues, token=token, now_s=self.config.now_s())
-        if self.uploader is not None:
-            self.uploader.merchant_grant(self.city, grant)
+            credential, _ = self.office.grant_merchant(merchant_id=merchant_id, name=name.strip(), venues=venues,
+                                                       token=token, now_s=self.config.now_s(),
+                                                       publish=self._grant_upload())
         return {"id": credential, "token": token, "merchant_id": merchant_id, "venues": venues}
 
     def revoke_merchant(self, credential_id: str) -> dict[str, Any]:
         with self._lock:
-            grant = self.office.revoke_merchant(credential_id, now_s=self.config.now_s())
-        if self.uploader is not None:
-            self.uploader.merchant_grant(self.city, grant)
+            self.office.revoke_merchant(credential_id, now_s=self.config.now_s(), publish=self._grant_upload())
         return {"id": credential_id, "revoked": True}
+
+    def _grant_upload(self) -> Callable[[bytes], object] | None:
+        uploader = self.uploader
+        return None if uploader is None else lambda grant: uploader.merchant_grant(self.city, grant)
 
     def set_status(self, code: object, status: object, *, holder: bool) -> dict[str, Any]:
         if not isinstance(code, str) or not code:

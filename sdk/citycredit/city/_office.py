@@ -19,7 +19,7 @@ import dataclasses
 import hashlib
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -336,17 +336,20 @@ class CityOffice:
 
     # --- merchants ------------------------------------------------------------------------------------
 
-    def grant_merchant(self, *, merchant_id: str, name: str, venues: Sequence[str], token: str,
-                       now_s: int) -> tuple[str, bytes]:
+    def grant_merchant(self, *, merchant_id: str, name: str, venues: Sequence[str], token: str, now_s: int,
+                       publish: Callable[[bytes], object] | None = None) -> tuple[str, bytes]:
         """Onboard a merchant: its credential (id, and the token's hash) in a grant this city signs.
 
         Returns (credential id, signed grant) for upload; the token itself is the merchant's to keep.
+        `publish` (an upload to the gateway) is given the grant first: when it raises, nothing is kept.
         """
         credential_id = f"mkey-{secrets.token_hex(6)}"
         token_sha256 = hashlib.sha256(token.encode()).digest()
         grant = sign_merchant_grant(city=self.city, merchant_id=merchant_id, name=name, venues=venues,
                                     credential_id=credential_id, token_sha256=token_sha256, issued_at_s=now_s,
                                     revoked_at_s=0, signer=self.status_signer())
+        if publish is not None:
+            publish(grant)
         with self.register.transaction() as db:
             self.register.add_merchant(db, credential_id=credential_id, merchant_id=merchant_id, name=name,
                                        venues=sorted(set(venues)), token_sha256=token_sha256, issued_at_s=now_s,
@@ -365,8 +368,13 @@ class CityOffice:
                                     revoked_at_s=0, signer=self.keystore.signer(AUTHORITY_KEY), office=True)
         return credential_id, grant
 
-    def revoke_merchant(self, credential_id: str, *, now_s: int) -> bytes:
-        """Withdraw a merchant's credential: the same grant, signed again with its revocation time."""
+    def revoke_merchant(self, credential_id: str, *, now_s: int,
+                        publish: Callable[[bytes], object] | None = None) -> bytes:
+        """Withdraw a merchant's credential: the same grant, signed again with its revocation time.
+
+        `publish` is given the revocation first, and only once it returns is the credential kept as revoked:
+        the register never shows as revoked a credential the gateway may still accept.
+        """
         found = next((m for m in self.register.merchants() if m.credential_id == credential_id), None)
         if found is None:
             raise NotFoundError(f"city {self.city:06d} granted no credential {credential_id!r}")
@@ -374,6 +382,8 @@ class CityOffice:
                                     venues=found.venues, credential_id=credential_id,
                                     token_sha256=found.token_sha256, issued_at_s=found.issued_at_s,
                                     revoked_at_s=now_s, signer=self.status_signer())
+        if publish is not None:
+            publish(grant)
         with self.register.transaction() as db:
             self.register.revoke_merchant(db, credential_id, now_s, grant)
         return grant

@@ -295,9 +295,10 @@ def _free_port() -> int:
 
 @pytest.mark.parametrize("restarted", [False, True], ids=["same-issuer", "issuer-restarted"])
 def test_changes_made_while_the_gateway_is_away_reach_it_once_it_is_back(tmp_path: Path, restarted: bool) -> None:
-    # An office keeps working while the gateway is down: each change is kept and signed, the office is told the
-    # upload failed, and the issuer's rounds upload what the gateway missed once it answers again, also when the
-    # issuer itself was restarted meanwhile.
+    # An office keeps working while the gateway is down: an offer or a status change is kept and signed, the
+    # office is told the upload failed, and the issuer's rounds upload what the gateway missed once it answers
+    # again, also when the issuer itself was restarted meanwhile. A merchant's grant is not kept until the gateway
+    # took it, so the office never lists as revoked a key the gateway still accepts.
     home = demo_copy(tmp_path)
     office = bearer(tokens(home)["cities"][f"{HANGZHOU:06d}"]["city_office"]["token"])
     port = _free_port()
@@ -307,7 +308,17 @@ def test_changes_made_while_the_gateway_is_away_reach_it_once_it_is_back(tmp_pat
         issuer = issuers.enter_context(issuer_in_thread(config))
         hangzhou = issuers.enter_context(httpx.Client(base_url=issuer.url, timeout=30))
         code = issue(hangzhou, office, "away-holder", 650)
+        uscc = USCC_FIRST17 + uscc_check_character(USCC_FIRST17)
+        merchant = {"merchant_id": uscc, "name": "西湖茶室 (test)", "venues": []}
+        made = hangzhou.post("/v1/office/merchants", headers=office, json=merchant)
+        assert made.status_code == 200, made.text
+        kept = made.json()
+        merchants_before = office_state(hangzhou, office)["merchants"]
         away.close()  # the gateway stops
+        # A merchant's grant goes to the gateway first: what it did not take, the office does not keep.
+        problem(hangzhou.post("/v1/office/merchants", headers=office, json=merchant), 503, "CC_UNAVAILABLE")
+        problem(hangzhou.post(f"/v1/office/merchants/{kept['id']}:revoke", headers=office), 503, "CC_UNAVAILABLE")
+        assert office_state(hangzhou, office)["merchants"] == merchants_before
         problem(hangzhou.put(f"/v1/office/offers/{NEW_OFFER['id']}", headers=office, json=NEW_OFFER),
                 503, "CC_UNAVAILABLE")
         assert NEW_OFFER["id"] in {o["id"] for o in office_state(hangzhou, office)["offers"]}
@@ -317,10 +328,15 @@ def test_changes_made_while_the_gateway_is_away_reach_it_once_it_is_back(tmp_pat
             issuers.close()
         back = away.enter_context(gateway_in_thread(gateway_config(home, http_port=port)))
         if restarted:
-            issuers.enter_context(issuer_in_thread(config))
+            issuer = issuers.enter_context(issuer_in_thread(config))
+            hangzhou = issuers.enter_context(httpx.Client(base_url=issuer.url, timeout=30))
         client = away.enter_context(httpx.Client(base_url=back.http_url, timeout=30))
         poll(lambda: NEW_OFFER["id"] in gateway_offers(client), what="the offer made while away served")
         poll(lambda: verdict(client, code) == "CC_REVOKED", what="the revocation made while away served")
+        till = bearer(kept["token"])
+        poll(lambda: client.get("/v1/merchant", headers=till).status_code == 200, what="the kept merchant served")
+        assert hangzhou.post(f"/v1/office/merchants/{kept['id']}:revoke", headers=office).status_code == 200
+        poll(lambda: client.get("/v1/merchant", headers=till).status_code == 401, what="the revoked key refused")
 
 
 # --- agreements and proposals (an alliance of their own: they change who may visit whom) -------------------
