@@ -166,4 +166,3 @@ def listening_socket(host: str, port: int, *, backlog: int, reuse_port: bool = F
     sock.listen(backlog)
     sock.setblocking(False)
     return sock
-
