@@ -228,8 +228,7 @@ class IssuerService:
             if not self._pending[what]:
                 continue
             try:
-                send()
-                self._pending[what] = False
+                self._upload_now(what, send)
             except CityCreditError as exc:
                 log.warning(f"{what} upload failed; retried next round",
                             extra={"fields": {"error": exc.code, "detail": exc.message}})

@@ -31,17 +31,12 @@ from citycredit._demo import DemoHome
 from citycredit.core import Algorithm, Issuer, Tier, hmac_sha256
 
 from tests.support.alliance import passphrase
+from tests.support.net import free_port
 
 __all__ = ["Http", "IdleHolder", "ServedGateway", "codes_of", "free_port", "hostile_batches", "json_body",
            "log_problems", "percentile", "raised_fd_limit"]
 
 IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)  # Linux: the port is picked at connect()
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

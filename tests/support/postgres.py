@@ -23,7 +23,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -31,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.support.net import free_port
 
 __all__ = [
     "DATABASE",
@@ -77,12 +78,6 @@ def find_bindir() -> Path | None:
 def _major_version(bindir: Path) -> int:
     match = re.fullmatch(r"\d+", bindir.parent.name)
     return int(match.group()) if match else -1
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _runuser() -> str | None:
@@ -197,7 +192,7 @@ class PostgresCluster:
         conf = self.datadir / "postgresql.conf"
         base = conf.read_text()
         for attempt in range(3):  # another process may grab the port between probe and bind
-            self.port = _free_port()
+            self.port = free_port()
             values = {
                 "listen_addresses": "'127.0.0.1'",
                 "port": str(self.port),

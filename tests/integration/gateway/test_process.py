@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.support.alliance import demo_copy, running_alliance
+from tests.support.net import free_port
 
 from .processes import GatewayProcess, refused_start
 from .workers import counter, parse_metrics
@@ -58,19 +59,13 @@ def test_a_gateway_refuses_the_ports_another_gateway_holds(tmp_path: Path) -> No
         assert _healthz_count(first.gateway.replica.metrics.render()) == before + 8
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_gateway_restarted_while_clients_hold_connections_takes_its_ports_again(tmp_path: Path,
                                                                                    workers: str) -> None:
     # A till keeps its connection alive; when the gateway stops, the connection lingers closed on the
     # gateway's side (FIN-WAIT-2, then TIME_WAIT), and the next gateway must still bind the same ports.
     home = demo_copy(tmp_path)
-    ports = ("--http-port", str(_free_port()), "--grpc-port", str(_free_port()), "--workers", workers)
+    ports = ("--http-port", str(free_port()), "--grpc-port", str(free_port()), "--workers", workers)
     first = GatewayProcess.start(home, *ports)
     with httpx.Client(timeout=30) as till:
         assert till.get(f"{first.http_url}/healthz").status_code == 200

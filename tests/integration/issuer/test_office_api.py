@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from citycredit.gateway.issuer import issuer_in_thread
 
 from tests.integration.issuer.support import ShiftedClock, bearer, poll, problem, sign_in
 from tests.support.alliance import HANGZHOU, demo_copy, gateway_config, issuer_config, running_alliance, tokens
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -287,12 +287,6 @@ def test_figures_count_the_citys_redemptions_and_suppress_small_counts(
 # --- the gateway away --------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.parametrize("restarted", [False, True], ids=["same-issuer", "issuer-restarted"])
 def test_changes_made_while_the_gateway_is_away_reach_it_once_it_is_back(tmp_path: Path, restarted: bool) -> None:
     # An office keeps working while the gateway is down: an offer or a status change is kept and signed, the
@@ -301,7 +295,7 @@ def test_changes_made_while_the_gateway_is_away_reach_it_once_it_is_back(tmp_pat
     # took it, so the office never lists as revoked a key the gateway still accepts.
     home = demo_copy(tmp_path)
     office = bearer(tokens(home)["cities"][f"{HANGZHOU:06d}"]["city_office"]["token"])
-    port = _free_port()
+    port = free_port()
     with contextlib.ExitStack() as away, contextlib.ExitStack() as issuers:
         gateway = away.enter_context(gateway_in_thread(gateway_config(home, http_port=port)))
         config = issuer_config(home, "hangzhou", gateway.http_url)
